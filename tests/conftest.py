@@ -1,0 +1,42 @@
+"""Fixtures shared by every test package: generated keys, the fake Keycloak, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, FakeKeycloak
+from tests.support.tokens import AUDIENCE, INTERNAL_URL, PUBLIC_URL, REALM, SigningKey
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    """The realm's RSA key; generated once, RSA key generation is slow."""
+    return SigningKey.rsa("kid-rsa-1")
+
+
+@pytest.fixture
+def fake_keycloak(signing_key: SigningKey) -> FakeKeycloak:
+    return FakeKeycloak(keys=[signing_key])
+
+
+@pytest.fixture
+def settings_values() -> dict[str, object]:
+    """Keyword arguments for `KeycloakSettings`; tests override single entries."""
+    return {
+        "public_url": PUBLIC_URL,
+        "internal_url": INTERNAL_URL,
+        "realm": REALM,
+        "audience": AUDIENCE,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
+
+
+@pytest.fixture(autouse=True)
+def _clean_keycloak_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may see the developer's own KEYCLOAK_* variables."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("KEYCLOAK_"):
+            monkeypatch.delenv(name)
