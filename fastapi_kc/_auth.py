@@ -1,0 +1,175 @@
+"""`KeycloakAuth`: start-up checks, the key cache, verification, and the FastAPI face.
+
+Start-up is where configuration is proven against the real Keycloak (field notes §1, §6):
+the discovery document is read through the internal URL, its `issuer` must equal ours, and
+the key set is fetched. Any failure is a `ConfigurationError` that says what to change, raised
+before the service takes its first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from fastapi_kc import _diagnostics as diagnose
+from fastapi_kc._bearer import bearer_token
+from fastapi_kc._dependencies import Dependencies
+from fastapi_kc._errors import ConfigurationError, KeysUnavailableError
+from fastapi_kc._http import FetchError, create_http_client, get_json
+from fastapi_kc._jwks import KeySetCache
+from fastapi_kc._keys import KeySet, key_set_from_jwks
+from fastapi_kc._principal import Principal
+from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._verifier import TokenVerifier
+
+logger = logging.getLogger("fastapi_kc")
+
+
+class KeycloakAuth(Dependencies):
+    """Verifies Keycloak access tokens for one API; start it before serving requests.
+
+    `async with KeycloakAuth(settings) as auth:` or `FastAPI(lifespan=auth.lifespan)`.
+    `http_client` replaces the default httpx client (which verifies TLS with `ca_bundle` and
+    never follows redirects); `clock` replaces `time.time`, for tests.
+
+    Raises:
+        ConfigurationError: from the constructor for invalid settings, from start-up when
+            Keycloak cannot be reached or does not match the settings.
+    """
+
+    def __init__(
+        self,
+        settings: KeycloakSettings | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings if settings is not None else KeycloakSettings()
+        self._injected_client = http_client
+        self._client: httpx.AsyncClient | None = None
+        self._clock = clock
+        self._keys = KeySetCache(
+            self._fetch_keys,
+            clock=clock,
+            cooldown=self.settings.jwks_cooldown_seconds,
+            max_age=self.settings.jwks_max_age_seconds,
+            max_stale=self.settings.jwks_max_stale_seconds,
+        )
+        self._verifier = TokenVerifier(self.settings, self._keys, clock)
+        self._users = 0
+        self._start_lock: asyncio.Lock | None = None
+        super().__init__(self.settings, self.authenticate)
+
+    def __repr__(self) -> str:
+        state = "started" if self._users else "not started"
+        return f"KeycloakAuth(issuer={self.settings.issuer!r}, audience={list(self.settings.audience)!r}, {state})"
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._users > 0
+
+    async def start(self) -> None:
+        """Check Keycloak against the settings and fetch the keys. Nested starts are counted.
+
+        Raises:
+            ConfigurationError: naming the URL, what was expected and found, and the fix.
+        """
+        self._start_lock = self._start_lock or asyncio.Lock()
+        async with self._start_lock:
+            if self._users:
+                self._users += 1
+                return
+            self._client = self._injected_client or create_http_client(self.settings)
+            try:
+                await self._check_discovery(self._client)
+                keys = await self._keys.load()
+            except FetchError as exc:
+                await self._release_client()
+                raise ConfigurationError(f"Keycloak start-up check failed: {exc.diagnosis}") from None
+            except BaseException:
+                await self._release_client()
+                raise
+            if not len(keys):
+                await self._release_client()
+                raise ConfigurationError(
+                    f"Keycloak start-up check failed: {diagnose.no_usable_keys(self.settings, keys.skipped)}"
+                )
+            self._users = 1
+            logger.info("ready: issuer %s, audience %s", self.settings.issuer, ",".join(self.settings.audience))
+
+    async def close(self) -> None:
+        """Release the HTTP client and background work once the last user has closed."""
+        if self._users == 0:
+            return
+        self._users -= 1
+        if self._users == 0:
+            await self._keys.close()
+            await self._release_client()
+
+    async def __aenter__(self) -> KeycloakAuth:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """For `FastAPI(lifespan=auth.lifespan)`: start with the app, stop with it."""
+        async with self:
+            yield
+
+    # --- verification ------------------------------------------------------------------------
+
+    async def verify(self, token: str) -> Principal:
+        """The caller behind an access token.
+
+        Raises:
+            AuthError: 401 for a token that is malformed, forged, expired or not for this API;
+                503 when its key is unknown and Keycloak cannot be reached, or before start.
+        """
+        if not self._users:
+            logger.error("token verified before KeycloakAuth was started: use auth.lifespan or `async with auth`")
+            raise KeysUnavailableError("authentication is not started", reason="not_started")
+        return await self._verifier.verify(token)
+
+    async def authenticate(self, headers: list[tuple[bytes, bytes]]) -> Principal:
+        """The caller of a request, from its raw ASGI headers.
+
+        Raises:
+            AuthError: no or malformed Authorization header, or a token `verify` refuses.
+        """
+        return await self.verify(bearer_token(headers))
+
+    # --- I/O -----------------------------------------------------------------------------------
+
+    async def _check_discovery(self, client: httpx.AsyncClient) -> None:
+        document = await get_json(client, self.settings, self.settings.discovery_url, what="discovery document")
+        found = document.get("issuer") if isinstance(document, dict) else None
+        if found != self.settings.issuer:
+            raise FetchError(diagnose.issuer_mismatch(self.settings, found))
+
+    async def _fetch_keys(self, previous: KeySet | None) -> KeySet:
+        if self._client is None:
+            raise FetchError(diagnose.unreachable(self.settings, self.settings.jwks_url, "other", "client closed"))
+        document = await get_json(self._client, self.settings, self.settings.jwks_url, what="key set")
+        try:
+            return key_set_from_jwks(document, self.settings.algorithms, previous)
+        except ValueError as exc:
+            raise FetchError(diagnose.not_a_key_set(self.settings.jwks_url, str(exc))) from exc
+
+    async def _release_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client is not self._injected_client:
+            await client.aclose()

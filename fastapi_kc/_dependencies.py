@@ -1,0 +1,166 @@
+"""The FastAPI face: dependencies and a decorator, each declaring its security scheme.
+
+Every dependency resolves the caller once per request: if `KeycloakMiddleware` has already
+verified the token, its `Principal` (in `scope["user"]`) is reused, never verified twice.
+Refusals become `HTTPException`s with the RFC 6750 challenge, built in `_responses`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi import Depends, HTTPException, Security
+from fastapi.security import HTTPBearer, OAuth2AuthorizationCodeBearer
+from starlette.requests import HTTPConnection
+
+from fastapi_kc._errors import AuthError, InsufficientScopeError
+from fastapi_kc._principal import Principal
+from fastapi_kc._responses import refusal_headers
+from fastapi_kc._settings import KeycloakSettings
+
+Authenticate = Callable[[list[tuple[bytes, bytes]]], Awaitable[Principal]]
+PrincipalDependency = Callable[..., Awaitable[Principal]]
+F = TypeVar("F", bound=Callable[..., Any])
+_DECORATOR_PARAMETER = "_fastapi_kc_principal"
+
+
+class Dependencies:
+    """FastAPI dependencies of `KeycloakAuth`; each returns the `Principal`."""
+
+    def __init__(self, settings: KeycloakSettings, authenticate: Authenticate) -> None:
+        self._realm = settings.realm
+        self._authenticate = authenticate
+        bearer = HTTPBearer(
+            auto_error=False, scheme_name="KeycloakBearer", bearerFormat="JWT",
+            description=f"An access token of Keycloak realm {settings.realm!r} for audience "
+            f"{', '.join(settings.audience)}",
+        )  # fmt: skip
+        login = OAuth2AuthorizationCodeBearer(
+            authorizationUrl=settings.authorization_url,
+            tokenUrl=settings.browser_token_url,
+            scheme_name="KeycloakLogin",
+            auto_error=False,
+            description="Log in with Keycloak (authorization code with PKCE, public client)",
+        )
+
+        async def principal(
+            connection: HTTPConnection, _bearer: Any = Security(bearer), _login: Any = Security(login)
+        ) -> Principal:
+            return await self._resolve(connection)
+
+        async def optional_principal(
+            connection: HTTPConnection, _bearer: Any = Security(bearer), _login: Any = Security(login)
+        ) -> Principal | None:
+            if not any(name.lower() == b"authorization" for name, _ in connection.scope["headers"]):
+                existing = connection.scope.get("user")
+                return existing if isinstance(existing, Principal) else None
+            return await self._resolve(connection)
+
+        self.principal: PrincipalDependency = principal
+        self.optional_principal: Callable[..., Awaitable[Principal | None]] = optional_principal
+
+    async def _resolve(self, connection: HTTPConnection) -> Principal:
+        existing = connection.scope.get("user")
+        if isinstance(existing, Principal):
+            return existing
+        try:
+            principal = await self._authenticate(connection.scope["headers"])
+        except AuthError as exc:
+            raise self.http_exception(exc) from exc
+        connection.scope["user"] = principal
+        return principal
+
+    def http_exception(self, error: AuthError) -> HTTPException:
+        """`error` as the HTTPException FastAPI answers with: status, challenge, description."""
+        return HTTPException(error.status_code, detail=error.description, headers=refusal_headers(error, self._realm))
+
+    def _requiring(self, check: Callable[[Principal], bool], refusal: str) -> PrincipalDependency:
+        principal_dependency = self.principal
+
+        async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
+            if not check(principal):
+                raise self.http_exception(InsufficientScopeError(refusal, reason="forbidden"))
+            return principal
+
+        return dependency
+
+    def require_roles(self, *roles: str, client: str | None = None) -> PrincipalDependency:
+        """The caller must hold every one of `roles`: realm roles, or roles of `client`."""
+        where = f"client {client}" if client else "realm"
+        return self._requiring(
+            lambda p: all(p.has_role(role, client) for role in roles),
+            f"requires {where} role(s) {', '.join(roles)}",
+        )
+
+    def require_any_role(self, *roles: str, client: str | None = None) -> PrincipalDependency:
+        """The caller must hold at least one of `roles` (realm roles, or roles of `client`)."""
+        where = f"client {client}" if client else "realm"
+        return self._requiring(
+            lambda p: any(p.has_role(role, client) for role in roles),
+            f"requires one of the {where} roles {', '.join(roles)}",
+        )
+
+    def require_scopes(self, *scopes: str) -> PrincipalDependency:
+        """The token's `scope` must contain every one of `scopes`."""
+        return self._requiring(lambda p: set(scopes) <= p.scopes, f"requires scope(s) {' '.join(scopes)}")
+
+    def require_service_account(self, *client_ids: str) -> PrincipalDependency:
+        """The caller must be a service account, and with `client_ids`, of one of those clients."""
+        accepted = frozenset(client_ids)
+        return self._requiring(
+            lambda p: p.is_service_account and (not accepted or p.client_id in accepted),
+            "requires a service account" + (f" of client {', '.join(client_ids)}" if client_ids else ""),
+        )
+
+    def roles_required(self, *roles: str, client: str | None = None) -> Callable[[F], F]:
+        """Decorator form of `require_roles` for sync and async routes; the route needs no parameter."""
+        dependency = self.require_roles(*roles, client=client)
+
+        def decorator(endpoint: F) -> F:
+            return typing.cast(F, _with_dependency(endpoint, dependency))
+
+        return decorator
+
+    def swagger_ui_oauth(self, client_id: str, scopes: str = "openid") -> dict[str, Any]:
+        """`swagger_ui_init_oauth` for a public client logging in with authorization code + PKCE.
+
+        No secret: Swagger UI runs in the browser, where a secret would not stay secret.
+        """
+        return {"clientId": client_id, "usePkceWithAuthorizationCodeGrant": True, "scopes": scopes}
+
+
+def _with_dependency(endpoint: Callable[..., Any], dependency: PrincipalDependency) -> Callable[..., Any]:
+    """`endpoint` with one more keyword parameter that FastAPI fills from `dependency`."""
+    signature = inspect.signature(endpoint)
+    hints = typing.get_type_hints(endpoint, include_extras=True)
+    parameters = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
+    extra = inspect.Parameter(
+        _DECORATOR_PARAMETER, inspect.Parameter.KEYWORD_ONLY, default=Depends(dependency), annotation=Principal
+    )
+    position = next((i for i, p in enumerate(parameters) if p.kind is inspect.Parameter.VAR_KEYWORD), len(parameters))
+    parameters.insert(position, extra)
+
+    if inspect.iscoroutinefunction(endpoint):
+
+        @functools.wraps(endpoint)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs.pop(_DECORATOR_PARAMETER, None)
+            return await endpoint(*args, **kwargs)
+
+        wrapper: Callable[..., Any] = async_wrapper
+    else:
+
+        @functools.wraps(endpoint)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs.pop(_DECORATOR_PARAMETER, None)
+            return endpoint(*args, **kwargs)
+
+        wrapper = sync_wrapper
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=hints.get("return", signature.return_annotation)
+    )
+    return wrapper

@@ -1,0 +1,108 @@
+"""The exception tree of fastapi_kc.
+
+    KeycloakError                      every error this library raises
+    ├── ConfigurationError (ValueError) settings or Keycloak set-up that cannot work; raised at start
+    ├── TokenRequestError              Keycloak refused or failed a client-credentials request
+    └── AuthError                      a request that must be refused; carries its HTTP answer
+        ├── MissingTokenError          401, no bearer token at all (RFC 6750 §3.1: no error code)
+        ├── InvalidRequestError        401 invalid_request: a malformed Authorization header
+        ├── InvalidTokenError          401 invalid_token: expired, forged, wrong issuer/audience...
+        ├── InsufficientScopeError     403 insufficient_scope: valid token, missing role or scope
+        └── KeysUnavailableError       503 temporarily_unavailable: key unknown and Keycloak unreachable
+
+Each `AuthError` knows its status and RFC 6750 code, and a `reason` code for logs and metrics.
+Descriptions are short fixed sentences: never token bytes, never quotes or line breaks, so
+they can go into a `WWW-Authenticate` header as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+# RFC 6750 §3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E (no '"' and no '\').
+_NOT_IN_DESCRIPTION = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+_MAX_DESCRIPTION = 200
+
+
+def header_safe(text: str) -> str:
+    """`text` reduced to what RFC 6750 allows in `error_description`, and kept short."""
+    return _NOT_IN_DESCRIPTION.sub("?", text)[:_MAX_DESCRIPTION]
+
+
+class KeycloakError(Exception):
+    """Base of every error raised by fastapi_kc."""
+
+
+class ConfigurationError(KeycloakError, ValueError):
+    """Settings, or the Keycloak they point at, cannot work. Raised when the service starts.
+
+    The message names what was expected, what was found, and the variable or Keycloak option
+    to change.
+    """
+
+
+class TokenRequestError(KeycloakError):
+    """Keycloak's token endpoint refused or failed a client-credentials request.
+
+    `status_code` is Keycloak's HTTP status (None when it could not be reached) and `error` its
+    OAuth error code. The client secret is never part of the message.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, error: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error = error
+
+
+class AuthError(KeycloakError):
+    """A request that must be refused, with the HTTP status and RFC 6750 error it answers with."""
+
+    status_code: int = 401
+    error: str = "invalid_token"
+
+    def __init__(self, description: str, *, reason: str = "invalid") -> None:
+        self.description = header_safe(description)
+        self.reason = reason
+        super().__init__(self.description)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, error={self.error!r}, reason={self.reason!r})"
+
+
+class MissingTokenError(AuthError):
+    """No bearer token was sent. RFC 6750 §3.1: the challenge then carries no error code."""
+
+    status_code = 401
+    error = ""
+
+
+class InvalidRequestError(AuthError):
+    """The Authorization header is malformed (two of them, illegal characters, empty token).
+
+    RFC 6750 suggests 400 for invalid_request; every refusal of credentials here is a 401 so that
+    clients see one consistent challenge.
+    """
+
+    status_code = 401
+    error = "invalid_request"
+
+
+class InvalidTokenError(AuthError):
+    """The token is expired, revoked, malformed, forged, or not meant for this API."""
+
+    status_code = 401
+    error = "invalid_token"
+
+
+class InsufficientScopeError(AuthError):
+    """The token is valid but lacks a role, scope or client this endpoint requires."""
+
+    status_code = 403
+    error = "insufficient_scope"
+
+
+class KeysUnavailableError(AuthError):
+    """The token's key is not known and Keycloak cannot be reached to learn it: retry later."""
+
+    status_code = 503
+    error = "temporarily_unavailable"

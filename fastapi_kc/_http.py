@@ -1,0 +1,99 @@
+"""HTTP to Keycloak: the one place where httpx is called and its errors are translated.
+
+Every GET is bounded in size and in total time (a body that trickles in byte by byte does
+not hold a request forever), never follows a redirect, and verifies TLS, with an optional CA
+bundle; there is deliberately no way to switch verification off (field notes, "From other
+integrations"). Failures become a `FetchError` carrying a `Diagnosis`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from typing import Any
+
+import httpx
+
+from fastapi_kc import _diagnostics as diagnose
+from fastapi_kc._diagnostics import Diagnosis
+from fastapi_kc._settings import KeycloakSettings
+
+MAX_DOCUMENT_BYTES = 1024 * 1024  # a realm's JWKS or discovery document is a few kilobytes
+
+
+class FetchError(Exception):
+    """A call to Keycloak failed; `diagnosis` says how, and how to fix it."""
+
+    def __init__(self, diagnosis: Diagnosis, *, status_code: int | None = None) -> None:
+        super().__init__(str(diagnosis))
+        self.diagnosis = diagnosis
+        self.status_code = status_code
+
+
+def create_http_client(settings: KeycloakSettings) -> httpx.AsyncClient:
+    """The client used when none is injected: TLS verified (with `ca_bundle` if set), no redirects."""
+    verify: ssl.SSLContext | bool = True
+    if settings.ca_bundle is not None:
+        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=httpx.Timeout(settings.http_timeout_seconds),
+        follow_redirects=False,
+        headers={"User-Agent": "fastapi-kc"},
+        trust_env=True,
+    )
+
+
+async def get_json(
+    client: httpx.AsyncClient, settings: KeycloakSettings, url: str, *, what: str, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> Any:
+    """GET `url` and decode its JSON body.
+
+    Raises:
+        FetchError: network failure, non-200 status (redirects included), body over `max_bytes`,
+            or a body that is not JSON; within `settings.http_timeout_seconds` overall.
+    """
+    try:
+        async with asyncio.timeout(settings.http_timeout_seconds):
+            return await _get_json(client, settings, url, what=what, max_bytes=max_bytes)
+    except TimeoutError as exc:
+        raise FetchError(diagnose.unreachable(settings, url, "timeout", "no complete answer in time")) from exc
+
+
+async def _get_json(client: httpx.AsyncClient, settings: KeycloakSettings, url: str, *, what: str, max_bytes: int) -> Any:
+    try:
+        async with client.stream("GET", url, headers={"Accept": "application/json"}, follow_redirects=False) as response:
+            if response.status_code != 200:
+                diagnosis = diagnose.http_status(
+                    settings, url, what, response.status_code, response.headers.get("Location")
+                )
+                raise FetchError(diagnosis, status_code=response.status_code)
+            body = await _read_bounded(response, max_bytes)
+    except httpx.TimeoutException as exc:
+        raise FetchError(diagnose.unreachable(settings, url, "timeout", type(exc).__name__)) from exc
+    except httpx.HTTPError as exc:
+        failure = diagnose.classify_network_error(exc)
+        raise FetchError(diagnose.unreachable(settings, url, failure, f"{type(exc).__name__}: {exc}")) from exc
+    if body is None:
+        raise FetchError(diagnose.too_large(url, what, max_bytes))
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        snippet = body[:60].decode("utf-8", "replace")
+        raise FetchError(diagnose.not_json(url, what, response.headers.get("Content-Type"), snippet)) from exc
+
+
+async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None:
+    """The body, or None as soon as it exceeds `max_bytes` (the rest is never read)."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,132 @@
+"""The realm's key set, cached: fetched once, shared, refreshed, never stormed.
+
+- One fetch in flight at a time; every caller that needs it awaits the same task (field notes §5).
+- An unknown `kid` triggers a refetch at most once per cooldown; otherwise it fails at once.
+- After `max_age` the set is refreshed in the background while the old set keeps serving.
+- While Keycloak is down, known keys keep working for `max_stale` after the last good fetch.
+- Each fetch replaces the whole set, so a key removed in Keycloak stops being trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi_kc._errors import KeysUnavailableError
+from fastapi_kc._http import FetchError
+from fastapi_kc._keys import KeySet, VerificationKey
+
+logger = logging.getLogger("fastapi_kc")
+
+FetchKeys = Callable[[KeySet | None], Awaitable[KeySet]]
+
+
+class KeySetCache:
+    """Keys by `kid`, with the fetch policy above. `fetch` does the I/O; the clock is injected."""
+
+    def __init__(
+        self,
+        fetch: FetchKeys,
+        *,
+        clock: Callable[[], float],
+        cooldown: float,
+        max_age: float,
+        max_stale: float,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._cooldown = cooldown
+        self._max_age = max_age
+        self._max_stale = max_stale
+        self._keys: KeySet | None = None
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._last_error: FetchError | None = None
+        self._inflight: asyncio.Task[FetchError | None] | None = None
+
+    @property
+    def keys(self) -> KeySet | None:
+        return self._keys
+
+    async def load(self) -> KeySet:
+        """The first fetch, at start-up; its failure is the caller's to report.
+
+        Raises:
+            FetchError: Keycloak could not be read.
+        """
+        error = await self._refresh()
+        if error is not None:
+            raise error
+        assert self._keys is not None  # noqa: S101 - a successful fetch always sets the keys
+        return self._keys
+
+    def lookup(self, kid: str) -> VerificationKey | None:
+        """The key for `kid` without waiting; schedules a background refresh when the set is old."""
+        now = self._clock()
+        age = now - self._fetched_at
+        if age > self._max_age and self._inflight is None and now - self._attempted_at >= self._cooldown:
+            self._start_fetch()
+        if self._keys is None or age > self._max_stale:
+            return None
+        return self._keys.get(kid)
+
+    def is_current(self, key: VerificationKey) -> bool:
+        """Whether `key` is still the realm's key for its kid (it may have been rotated out)."""
+        return self.lookup(key.kid) is key
+
+    async def resolve_unknown(self, kid: str) -> VerificationKey | None:
+        """Look `kid` up again after a refetch, if the cooldown allows one; None if still unknown.
+
+        Raises:
+            KeysUnavailableError: the key is unknown and Keycloak cannot be reached to learn it.
+        """
+        task = self._inflight
+        if task is None:
+            if self._clock() - self._attempted_at < self._cooldown:
+                if self._last_error is not None:
+                    raise KeysUnavailableError("signing keys cannot be fetched from Keycloak", reason="keys_unavailable")
+                return None
+            task = self._start_fetch()
+        error = await asyncio.shield(task)
+        key = self.lookup(kid)
+        if key is None and error is not None:
+            raise KeysUnavailableError("signing keys cannot be fetched from Keycloak", reason="keys_unavailable")
+        return key
+
+    async def close(self) -> None:
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _refresh(self) -> FetchError | None:
+        return await asyncio.shield(self._inflight or self._start_fetch())
+
+    def _start_fetch(self) -> asyncio.Task[FetchError | None]:
+        self._attempted_at = self._clock()
+        task = asyncio.get_running_loop().create_task(self._run_fetch())
+        self._inflight = task
+        return task
+
+    async def _run_fetch(self) -> FetchError | None:
+        """One fetch; returns its error instead of raising, so a background refresh never leaks one."""
+        try:
+            keys = await self._fetch(self._keys)
+        except FetchError as exc:
+            self._last_error = exc
+            logger.warning("key set fetch failed; known keys keep serving: %s", exc.diagnosis.problem)
+            return exc
+        finally:
+            self._inflight = None
+        removed = set(self._keys.keys) - set(keys.keys) if self._keys is not None else set()
+        self._keys, self._fetched_at, self._last_error = keys, self._clock(), None
+        logger.info(
+            "key set fetched: %d signing key(s): %s%s",
+            len(keys),
+            keys.describe(),
+            f"; no longer trusted: {', '.join(sorted(removed))}" if removed else "",
+        )
+        for reason in keys.skipped:
+            logger.warning("key set entry ignored: %s", reason)
+        return None

@@ -1,0 +1,76 @@
+"""`KeycloakMiddleware`: pure ASGI, for HTTP and WebSocket; lifespan and other scopes pass through.
+
+Every request outside `public_paths` needs a valid bearer token. The `Principal` goes into
+`scope["user"]` (so `request.user` / `websocket.user`) and Starlette's `AuthCredentials` into
+`scope["auth"]` (so `@requires("realm:admin")` works). The route dependencies of
+`KeycloakAuth` find it there and do not verify twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.authentication import AuthCredentials
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fastapi_kc._auth import KeycloakAuth
+from fastapi_kc._errors import AuthError
+from fastapi_kc._responses import send_http_refusal, send_websocket_refusal
+
+
+class KeycloakMiddleware:
+    """Refuse every HTTP and WebSocket request without a valid token, except `public_paths`.
+
+    `public_paths` holds exact paths (`/health`) and prefixes written `/static/*` (which also
+    matches `/static` itself). The middleware also starts and stops `auth` with the
+    application's lifespan, so a forgotten `lifespan=auth.lifespan` cannot leave it unstarted.
+    """
+
+    def __init__(self, app: ASGIApp, *, auth: KeycloakAuth, public_paths: Iterable[str] = ()) -> None:
+        self.app = app
+        self.auth = auth
+        paths = list(public_paths)
+        self._exact = frozenset(p for p in paths if not p.endswith("/*"))
+        self._prefixes = tuple(p[:-2] for p in paths if p.endswith("/*"))
+
+    def is_public(self, path: str) -> bool:
+        if path in self._exact:
+            return True
+        return any(path == prefix or path.startswith(f"{prefix}/") for prefix in self._prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.app(scope, self._lifespan_receive(receive), send)
+            return
+        if kind not in ("http", "websocket") or self.is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self.auth.authenticate(scope["headers"])
+        except AuthError as exc:
+            if kind == "http":
+                await send_http_refusal(send, exc, self.auth.settings.realm)
+            else:
+                await send_websocket_refusal(send, exc)
+            return
+        scope["user"] = principal
+        scope["auth"] = AuthCredentials(principal.grants)
+        await self.app(scope, receive, send)
+
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        started = False
+
+        async def wrapped() -> Message:
+            nonlocal started
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # A ConfigurationError raised here fails the application's start-up, as it should.
+                await self.auth.start()
+                started = True
+            elif message["type"] == "lifespan.shutdown" and started:
+                started = False
+                await self.auth.close()
+            return message
+
+        return wrapped

@@ -1,0 +1,235 @@
+"""Client-credentials tokens for calls to other services: one request however many callers.
+
+A cached token expires, fifty requests see an empty cache, fifty token requests hit Keycloak
+(field notes §5). Here one request is in flight at a time and every caller awaits it; the token
+is renewed before it expires; 429 and 5xx are retried with backoff, honouring `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+
+from fastapi_kc._diagnostics import classify_network_error
+from fastapi_kc._errors import ConfigurationError, TokenRequestError
+from fastapi_kc._http import create_http_client
+from fastapi_kc._settings import KeycloakSettings, env_name
+
+logger = logging.getLogger("fastapi_kc")
+
+_RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER: Final = 10.0  # wait at most this long inside one call; longer waits fail fast
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    value: str
+    renew_at: float
+    expires_at: float
+
+
+class ServiceTokenClient:
+    """Access tokens for this service's own client (`KEYCLOAK_CLIENT_ID`/`_SECRET`).
+
+    `async with ServiceTokenClient(settings) as client: await client.get_token()`;
+    `client.auth()` is an `httpx.Auth` for outgoing requests.
+
+    Raises:
+        ConfigurationError: the client id or secret is not configured.
+    """
+
+    def __init__(
+        self,
+        settings: KeycloakSettings | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        renew_before_seconds: float = 30.0,
+        max_attempts: int = 3,
+        backoff_seconds: float = 0.25,
+    ) -> None:
+        self.settings = settings if settings is not None else KeycloakSettings()
+        if not self.settings.client_id or self.settings.client_secret is None:
+            raise ConfigurationError(
+                f"ServiceTokenClient needs {env_name('client_id')} and {env_name('client_secret')}: a confidential "
+                "client with 'Service accounts roles' enabled in Keycloak"
+            )
+        self._client_id = self.settings.client_id
+        self._injected_client = http_client
+        self._http: httpx.AsyncClient | None = None
+        self._clock = clock
+        self._renew_before = renew_before_seconds
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff_seconds
+        self._token: _Token | None = None
+        self._inflight: asyncio.Task[_Token] | None = None
+        self._not_before = float("-inf")
+
+    def __repr__(self) -> str:
+        return f"ServiceTokenClient(client_id={self._client_id!r}, token_url={self.settings.token_url!r})"
+
+    async def __aenter__(self) -> ServiceTokenClient:
+        self._http = self._injected_client or create_http_client(self.settings)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        http, self._http = self._http, None
+        if http is not None and http is not self._injected_client:
+            await http.aclose()
+
+    async def get_token(self) -> str:
+        """A valid access token, from the cache or from one shared request to Keycloak.
+
+        Raises:
+            TokenRequestError: Keycloak refused (with its status and `error`) or was unreachable.
+        """
+        token = self._token
+        now = self._clock()
+        if token is not None and now < token.renew_at:
+            return token.value
+        task = self._inflight
+        if task is None:
+            if now < self._not_before:
+                raise TokenRequestError(
+                    f"Keycloak asked to retry the token request later ({self._not_before - now:.0f} s)",
+                    status_code=429,
+                )
+            task = self._inflight = asyncio.get_running_loop().create_task(self._renew())
+            task.add_done_callback(self._renewal_done)
+        if token is not None and now < token.expires_at:
+            return token.value  # still valid: serve it while the renewal runs
+        return (await asyncio.shield(task)).value
+
+    def invalidate(self, value: str) -> None:
+        """Forget `value` (e.g. a downstream service answered 401 to it)."""
+        if self._token is not None and self._token.value == value:
+            self._token = None
+
+    def auth(self) -> httpx.Auth:
+        """An `httpx.Auth` attaching the token to requests, renewing once on a 401."""
+        return ServiceTokenAuth(self)
+
+    def _renewal_done(self, task: asyncio.Task[_Token]) -> None:
+        if self._inflight is task:
+            self._inflight = None
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.warning("service token request failed: %s", exc)
+
+    async def _renew(self) -> _Token:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                token = await self._request()
+            except TokenRequestError as exc:
+                wait = getattr(exc, "retry_after", None)
+                if exc.status_code is not None and exc.status_code not in _RETRYABLE:
+                    raise
+                if attempt == self._max_attempts:
+                    if wait is not None:
+                        self._not_before = self._clock() + wait
+                    raise
+                if wait is not None and wait > _MAX_RETRY_AFTER:
+                    self._not_before = self._clock() + wait
+                    raise
+                await asyncio.sleep(wait if wait is not None else self._backoff * 2 ** (attempt - 1))
+            else:
+                self._token = token
+                return token
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _request(self) -> _Token:
+        if self._http is None:
+            raise TokenRequestError("ServiceTokenClient is not started: use `async with`")
+        secret = self.settings.client_secret
+        assert secret is not None  # noqa: S101 - checked in __init__
+        url = self.settings.token_url
+        started = self._clock()
+        try:
+            # RFC 6749 §2.3.1: client_secret_basic, with both parts form-urlencoded first.
+            response = await self._http.post(
+                url,
+                data={"grant_type": "client_credentials"},
+                auth=(quote(self._client_id, safe=""), quote(secret.get_secret_value(), safe="")),
+                headers={"Accept": "application/json"},
+                follow_redirects=False,
+                timeout=self.settings.http_timeout_seconds,
+            )
+        except httpx.HTTPError as exc:
+            failure = classify_network_error(exc)
+            raise TokenRequestError(
+                f"cannot reach Keycloak's token endpoint {url}: {failure} ({type(exc).__name__})"
+            ) from exc
+        body = _json_object(response)
+        if response.status_code != 200:
+            raise _refusal(url, self._client_id, response, body)
+        value, lifetime = body.get("access_token"), body.get("expires_in")
+        if not isinstance(value, str) or not value:
+            raise TokenRequestError(f"Keycloak's token endpoint {url} answered without an access_token", status_code=200)
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+            lifetime = 60.0
+        # Renew before expiry: `renew_before` ahead, but never later than half-way for short lifetimes.
+        renew_in = max(min(lifetime - self._renew_before, lifetime * 0.9), lifetime * 0.5)
+        return _Token(value, started + renew_in, started + lifetime)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _refusal(url: str, client_id: str, response: httpx.Response, body: dict[str, Any]) -> TokenRequestError:
+    status = response.status_code
+    error = body.get("error") if isinstance(body.get("error"), str) else None
+    description = body.get("error_description") if isinstance(body.get("error_description"), str) else None
+    hint = {
+        401: f"check {env_name('client_id')} and {env_name('client_secret')} (Keycloak: Clients > {client_id} > "
+        "Credentials)",
+        400: "the client may lack 'Service accounts roles' (Keycloak: Clients > Capability config), or be disabled",
+        429: "Keycloak is rate-limiting; the client backs off",
+    }.get(status, "check Keycloak's health and logs")
+    text = f"Keycloak refused the client-credentials request of {client_id!r} at {url}: HTTP {status}"
+    text += f" {error}" if error else ""
+    text += f" ({description[:200]})" if description else ""
+    exc = TokenRequestError(f"{text}; {hint}", status_code=status, error=error)
+    retry_after = response.headers.get("Retry-After", "")
+    if retry_after.isdigit():
+        exc.retry_after = float(retry_after)  # type: ignore[attr-defined]
+    return exc
+
+
+class ServiceTokenAuth(httpx.Auth):
+    """Attaches a `ServiceTokenClient` token; on a 401, renews once and retries the request."""
+
+    def __init__(self, tokens: ServiceTokenClient) -> None:
+        self._tokens = tokens
+
+    def sync_auth_flow(self, request: httpx.Request) -> Any:
+        raise RuntimeError("ServiceTokenAuth works with httpx.AsyncClient only")
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self._tokens.get_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            self._tokens.invalidate(token)
+            request.headers["Authorization"] = f"Bearer {await self._tokens.get_token()}"
+            yield request
