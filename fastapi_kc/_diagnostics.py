@@ -92,7 +92,7 @@ def not_a_key_set(url: str, detail: str) -> Diagnosis:
     return Diagnosis(
         problem="the key set is not a JWKS document",
         evidence=f"GET {url}: {detail}",
-        fix=f"{env_name('internal_url')} must point at Keycloak itself; its certs endpoint serves {{\"keys\": [...]}}",
+        fix=f'{env_name("internal_url")} must point at Keycloak itself; its certs endpoint serves {{"keys": [...]}}',
     )
 
 
@@ -138,7 +138,9 @@ def unreachable(settings: KeycloakSettings, url: str, failure: NetworkFailure, d
 
 def no_usable_keys(settings: KeycloakSettings, skipped: tuple[str, ...]) -> Diagnosis:
     return Diagnosis(
-        problem=f"the realm publishes no signing key usable with {env_name('algorithms')}={','.join(settings.algorithms)}",
+        problem=(
+            f"the realm publishes no signing key usable with {env_name('algorithms')}={','.join(settings.algorithms)}"
+        ),
         evidence=f"{settings.jwks_url}: " + ("; ".join(skipped) if skipped else "no keys"),
         fix=(
             f"allow the realm's algorithm in {env_name('algorithms')} (e.g. RS256,ES256), or add a key "
@@ -165,7 +167,9 @@ def classify_network_error(exc: BaseException) -> NetworkFailure:
         return "timeout"
     if "certificate verify failed" in lowered or "ssl" in lowered:
         return "tls"
-    if any(m in lowered for m in ("name or service not known", "name resolution", "nodename nor servname", "getaddrinfo")):
+    if any(
+        m in lowered for m in ("name or service not known", "name resolution", "nodename nor servname", "getaddrinfo")
+    ):
         return "dns"
     if "connection refused" in lowered or "errno 111" in lowered or "connect call failed" in lowered:
         return "refused"

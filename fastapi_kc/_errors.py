@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 # RFC 6750 §3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E (no '"' and no '\').
-_NOT_IN_DESCRIPTION = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+_NOT_IN_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 _MAX_DESCRIPTION = 200
 
 

@@ -61,9 +61,13 @@ async def get_json(
         raise FetchError(diagnose.unreachable(settings, url, "timeout", "no complete answer in time")) from exc
 
 
-async def _get_json(client: httpx.AsyncClient, settings: KeycloakSettings, url: str, *, what: str, max_bytes: int) -> Any:
+async def _get_json(
+    client: httpx.AsyncClient, settings: KeycloakSettings, url: str, *, what: str, max_bytes: int
+) -> Any:
     try:
-        async with client.stream("GET", url, headers={"Accept": "application/json"}, follow_redirects=False) as response:
+        async with client.stream(
+            "GET", url, headers={"Accept": "application/json"}, follow_redirects=False
+        ) as response:
             if response.status_code != 200:
                 diagnosis = diagnose.http_status(
                     settings, url, what, response.status_code, response.headers.get("Location")

@@ -43,7 +43,7 @@ class KeySetCache:
         self._fetched_at = float("-inf")
         self._attempted_at = float("-inf")
         self._last_error: FetchError | None = None
-        self._inflight: asyncio.Task[FetchError | None] | None = None
+        self._inflight: asyncio.Task[KeySet | FetchError] | None = None
 
     @property
     def keys(self) -> KeySet | None:
@@ -55,11 +55,10 @@ class KeySetCache:
         Raises:
             FetchError: Keycloak could not be read.
         """
-        error = await self._refresh()
-        if error is not None:
-            raise error
-        assert self._keys is not None  # noqa: S101 - a successful fetch always sets the keys
-        return self._keys
+        result = await asyncio.shield(self._inflight or self._start_fetch())
+        if isinstance(result, FetchError):
+            raise result
+        return result
 
     def lookup(self, kid: str) -> VerificationKey | None:
         """The key for `kid` without waiting; schedules a background refresh when the set is old."""
@@ -85,12 +84,14 @@ class KeySetCache:
         if task is None:
             if self._clock() - self._attempted_at < self._cooldown:
                 if self._last_error is not None:
-                    raise KeysUnavailableError("signing keys cannot be fetched from Keycloak", reason="keys_unavailable")
+                    raise KeysUnavailableError(
+                        "signing keys cannot be fetched from Keycloak", reason="keys_unavailable"
+                    )
                 return None
             task = self._start_fetch()
-        error = await asyncio.shield(task)
+        result = await asyncio.shield(task)
         key = self.lookup(kid)
-        if key is None and error is not None:
+        if key is None and isinstance(result, FetchError):
             raise KeysUnavailableError("signing keys cannot be fetched from Keycloak", reason="keys_unavailable")
         return key
 
@@ -100,16 +101,13 @@ class KeySetCache:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    async def _refresh(self) -> FetchError | None:
-        return await asyncio.shield(self._inflight or self._start_fetch())
-
-    def _start_fetch(self) -> asyncio.Task[FetchError | None]:
+    def _start_fetch(self) -> asyncio.Task[KeySet | FetchError]:
         self._attempted_at = self._clock()
         task = asyncio.get_running_loop().create_task(self._run_fetch())
         self._inflight = task
         return task
 
-    async def _run_fetch(self) -> FetchError | None:
+    async def _run_fetch(self) -> KeySet | FetchError:
         """One fetch; returns its error instead of raising, so a background refresh never leaks one."""
         try:
             keys = await self._fetch(self._keys)
@@ -129,4 +127,4 @@ class KeySetCache:
         )
         for reason in keys.skipped:
             logger.warning("key set entry ignored: %s", reason)
-        return None
+        return keys

@@ -119,8 +119,9 @@ def verify_signature(key: VerificationKey, token: CompactToken) -> None:
             else:
                 public_key.verify(token.signature, token.signing_input, padding.PKCS1v15(), digest)
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(_der_signature(token.signature, _EC_SIZES[alg]), token.signing_input,
-                              ec.ECDSA(_HASHES[alg[2:]]()))
+            public_key.verify(
+                _der_signature(token.signature, _EC_SIZES[alg]), token.signing_input, ec.ECDSA(_HASHES[alg[2:]]())
+            )
         elif isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(token.signature, token.signing_input)
         else:  # pragma: no cover - VerificationKey admits no other type

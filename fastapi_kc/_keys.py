@@ -60,9 +60,7 @@ class KeySet:
         return ", ".join(f"{kid} ({'/'.join(sorted(k.algorithms))})" for kid, k in self.keys.items()) or "none"
 
 
-def key_set_from_jwks(
-    document: Any, allowed_algorithms: Iterable[str], previous: KeySet | None = None
-) -> KeySet:
+def key_set_from_jwks(document: Any, allowed_algorithms: Iterable[str], previous: KeySet | None = None) -> KeySet:
     """Build the trusted key set from a JWKS document.
 
     Keys that cannot be trusted are skipped with a reason: not for signing (`use` other than
@@ -118,7 +116,7 @@ def _import_key(entry: Any, allowed: frozenset[str]) -> VerificationKey:
         algorithms = algorithms & {declared}
     if not algorithms:
         raise ValueError(f"kty {kty!r}{f' crv {crv!r}' if crv else ''}, alg {declared!r}: no allowed algorithm uses it")
-    return VerificationKey(kid, algorithms, _public_key(entry, kty), dict(entry))
+    return VerificationKey(kid, algorithms, _public_key(entry, str(kty)), dict(entry))
 
 
 def _public_key(entry: dict[str, Any], kty: str) -> PublicKey:

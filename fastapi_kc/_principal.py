@@ -35,9 +35,7 @@ def _roles(access: Any) -> frozenset[str]:
 def _client_roles(resource_access: Any) -> Mapping[str, frozenset[str]]:
     if not isinstance(resource_access, dict):
         return MappingProxyType({})
-    return MappingProxyType(
-        {client: roles for client, access in resource_access.items() if (roles := _roles(access))}
-    )
+    return MappingProxyType({client: roles for client, access in resource_access.items() if (roles := _roles(access))})
 
 
 def _audience(aud: Any) -> frozenset[str]:

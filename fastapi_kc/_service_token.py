@@ -157,7 +157,8 @@ class ServiceTokenClient:
         if self._http is None:
             raise TokenRequestError("ServiceTokenClient is not started: use `async with`")
         secret = self.settings.client_secret
-        assert secret is not None  # noqa: S101 - checked in __init__
+        if secret is None:  # checked in __init__; kept for the type checker
+            raise TokenRequestError(f"{env_name('client_secret')} is not set")
         url = self.settings.token_url
         started = self._clock()
         try:
@@ -180,7 +181,9 @@ class ServiceTokenClient:
             raise _refusal(url, self._client_id, response, body)
         value, lifetime = body.get("access_token"), body.get("expires_in")
         if not isinstance(value, str) or not value:
-            raise TokenRequestError(f"Keycloak's token endpoint {url} answered without an access_token", status_code=200)
+            raise TokenRequestError(
+                f"Keycloak's token endpoint {url} answered without an access_token", status_code=200
+            )
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             lifetime = 60.0
         # Renew before expiry: `renew_before` ahead, but never later than half-way for short lifetimes.

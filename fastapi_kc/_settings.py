@@ -84,9 +84,7 @@ class KeycloakSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     public_url: str = Field(description="URL browsers and clients use; the issuer is built from it")
-    internal_url: str = Field(
-        default="", description="URL this service uses to reach Keycloak; defaults to public_url"
-    )
+    internal_url: str = Field(default="", description="URL this service uses to reach Keycloak; defaults to public_url")
     realm: str = Field(description="the realm's name")
     audience: Annotated[tuple[str, ...], NoDecode] = Field(
         description="the `aud` value(s) this API accepts: `api` or `api,other`"
