@@ -180,7 +180,8 @@ class KeycloakSettings(BaseSettings):
         if not self.internal_url:
             # Frozen model: the one place a derived default is written, right after validation.
             object.__setattr__(self, "internal_url", self.public_url)
-        for field in ("public_url", "internal_url"):
+        fields = ("public_url",) if self.internal_url == self.public_url else ("public_url", "internal_url")
+        for field in fields:
             parts = urlsplit(getattr(self, field))
             if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
                 logger.warning(

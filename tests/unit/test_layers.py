@@ -1,0 +1,42 @@
+"""Imports run one way: pure logic, then I/O, then framework glue."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "fastapi_kc"
+PURE = ["_errors", "_settings", "_claims", "_jws", "_keys", "_principal", "_bearer", "_diagnostics"]
+IO = ["_http", "_jwks", "_verifier", "_service_token"]
+FRAMEWORKS = {"starlette", "fastapi"}
+
+
+def imported_roots(module: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_modules_import_no_http_client_and_no_framework(module: str) -> None:
+    roots = {name.split(".")[0] for name in imported_roots(module)}
+    assert not roots & (FRAMEWORKS | {"httpx"}), roots
+
+
+@pytest.mark.parametrize("module", IO)
+def test_io_modules_import_no_framework(module: str) -> None:
+    roots = {name.split(".")[0] for name in imported_roots(module)}
+    assert not roots & FRAMEWORKS, roots
+
+
+@pytest.mark.parametrize("module", PURE + IO)
+def test_lower_layers_never_import_the_glue(module: str) -> None:
+    glue = {"fastapi_kc._middleware", "fastapi_kc._dependencies", "fastapi_kc._responses", "fastapi_kc._auth"}
+    assert not imported_roots(module) & glue
