@@ -108,11 +108,16 @@ class FakeKeycloak:
         if form.get("grant_type") != "client_credentials":
             return httpx.Response(400, json={"error": "unsupported_grant_type"})
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return httpx.Response(
-                401, json={"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}
-            )
+            refusal = {
+                "error": "unauthorized_client",
+                "error_description": "Invalid client or Invalid client credentials",
+            }
+            return httpx.Response(401, json=refusal)
         self.issued += 1
-        body = {"access_token": f"service-token-{self.issued}", "token_type": "Bearer",
-                "expires_in": self.token_lifetime, "scope": "profile email"}
-        return httpx.Response(200, content=json.dumps(body).encode(),
-                              headers={"Content-Type": "application/json"})
+        body = {
+            "access_token": f"service-token-{self.issued}",
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+            "scope": "profile email",
+        }
+        return httpx.Response(200, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})

@@ -29,8 +29,12 @@ _EC_CURVES: dict[str, tuple[ec.EllipticCurve, hashes.HashAlgorithm, int, str]] =
     "ES512": (ec.SECP521R1(), hashes.SHA512(), 66, "P-521"),
 }
 _RSA_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "RS256": hashes.SHA256(), "RS384": hashes.SHA384(), "RS512": hashes.SHA512(),
-    "PS256": hashes.SHA256(), "PS384": hashes.SHA384(), "PS512": hashes.SHA512(),
+    "RS256": hashes.SHA256(),
+    "RS384": hashes.SHA384(),
+    "RS512": hashes.SHA512(),
+    "PS256": hashes.SHA256(),
+    "PS384": hashes.SHA384(),
+    "PS512": hashes.SHA512(),
 }
 
 
@@ -121,13 +125,25 @@ def user_claims(**overrides: Any) -> dict[str, Any]:
     """
     now = int(time.time())
     claims: dict[str, Any] = {
-        "exp": now + 300, "iat": now, "auth_time": now, "jti": str(uuid.uuid4()),
-        "iss": ISSUER, "aud": [AUDIENCE, "account"], "sub": "0b5c6e1a-user-mario",
-        "typ": "Bearer", "azp": "web", "sid": str(uuid.uuid4()), "acr": "1",
+        "exp": now + 300,
+        "iat": now,
+        "auth_time": now,
+        "jti": str(uuid.uuid4()),
+        "iss": ISSUER,
+        "aud": [AUDIENCE, "account"],
+        "sub": "0b5c6e1a-user-mario",
+        "typ": "Bearer",
+        "azp": "web",
+        "sid": str(uuid.uuid4()),
+        "acr": "1",
         "realm_access": {"roles": ["default-roles-demo", "offline_access", "customer"]},
         "resource_access": {AUDIENCE: {"roles": ["orders:read"]}, "account": {"roles": ["manage-account"]}},
-        "scope": "openid profile email", "email_verified": True, "name": "Mario Rossi",
-        "preferred_username": "mario", "given_name": "Mario", "family_name": "Rossi",
+        "scope": "openid profile email",
+        "email_verified": True,
+        "name": "Mario Rossi",
+        "preferred_username": "mario",
+        "given_name": "Mario",
+        "family_name": "Rossi",
         "email": "mario@example.test",
     }
     claims.update(overrides)
@@ -138,12 +154,22 @@ def service_claims(client_id: str = "shop-api", **overrides: Any) -> dict[str, A
     """An access token as Keycloak 26 issues it for a client-credentials grant of `client_id`."""
     now = int(time.time())
     claims: dict[str, Any] = {
-        "exp": now + 300, "iat": now, "jti": str(uuid.uuid4()), "iss": ISSUER,
-        "aud": [AUDIENCE], "sub": f"0b5c6e1a-sa-{client_id}", "typ": "Bearer", "azp": client_id,
-        "acr": "1", "realm_access": {"roles": ["default-roles-demo"]},
+        "exp": now + 300,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "iss": ISSUER,
+        "aud": [AUDIENCE],
+        "sub": f"0b5c6e1a-sa-{client_id}",
+        "typ": "Bearer",
+        "azp": client_id,
+        "acr": "1",
+        "realm_access": {"roles": ["default-roles-demo"]},
         "resource_access": {AUDIENCE: {"roles": ["notifications:send"]}},
-        "scope": "profile email", "clientHost": "127.0.0.1", "email_verified": False,
-        "preferred_username": f"service-account-{client_id}", "clientAddress": "127.0.0.1",
+        "scope": "profile email",
+        "clientHost": "127.0.0.1",
+        "email_verified": False,
+        "preferred_username": f"service-account-{client_id}",
+        "clientAddress": "127.0.0.1",
         "client_id": client_id,
     }
     claims.update(overrides)
