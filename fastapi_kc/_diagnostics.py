@@ -7,6 +7,7 @@ is seen. Each message names the URL, what was expected, what was found, and the 
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import Literal
@@ -158,6 +159,8 @@ def classify_network_error(exc: BaseException) -> NetworkFailure:
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError):
             return "tls"
+        if isinstance(current, socket.gaierror):
+            return "dns"
         if isinstance(current, ConnectionRefusedError):
             return "refused"
         text += f" {current}"

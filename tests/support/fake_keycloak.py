@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 from collections import Counter
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,7 +29,7 @@ TOKEN_PATH = f"{REALM_PATH}/protocol/openid-connect/token"
 CLIENT_ID = "shop-api"
 CLIENT_SECRET = "s3cret-for-tests"
 
-Override = Callable[[httpx.Request], httpx.Response | None]
+Override = Callable[[httpx.Request], httpx.Response | None | Awaitable[httpx.Response | None]]
 
 
 @dataclass
@@ -77,12 +79,19 @@ class FakeKeycloak:
     async def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if f"{request.url.scheme}://{request.url.netloc.decode()}" != INTERNAL_URL:
-            raise httpx.ConnectError(f"cannot resolve {request.url.host}", request=request)
+            # What httpx raises for a name that does not resolve: a ConnectError caused by gaierror.
+            cause = socket.gaierror(-2, "Name or service not known")
+            raise httpx.ConnectError(str(cause), request=request) from cause
         self.hits[request.url.path] += 1
-        if self.override is not None and (response := self.override(request)) is not None:
-            return response
+        if self.override is not None:
+            response = self.override(request)
+            if inspect.isawaitable(response):
+                response = await response
+            if response is not None:
+                return response
         if self.down:
-            raise httpx.ConnectError("connection refused", request=request)
+            refused = ConnectionRefusedError(111, "Connection refused")
+            raise httpx.ConnectError(str(refused), request=request) from refused
         path = request.url.path
         if request.method == "GET" and path == DISCOVERY_PATH:
             return httpx.Response(200, json=self.discovery())
