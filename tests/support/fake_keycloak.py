@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import socket
 from collections import Counter
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +29,7 @@ TOKEN_PATH = f"{REALM_PATH}/protocol/openid-connect/token"
 CLIENT_ID = "shop-api"
 CLIENT_SECRET = "s3cret-for-tests"
 
-Override = Callable[[httpx.Request], httpx.Response | None | Awaitable[httpx.Response | None]]
+Override = Callable[[httpx.Request], Awaitable[httpx.Response | None] | httpx.Response | None]
 
 
 @dataclass
