@@ -9,8 +9,9 @@ Every failure is an `InvalidTokenError`; no other exception leaves this module.
 
 from __future__ import annotations
 
+import binascii
+import functools
 import json
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -22,7 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fastapi_kc._errors import InvalidTokenError
 from fastapi_kc._keys import VerificationKey
 
-_B64URL_ALPHABET: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_URL_TO_STANDARD: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
+_SEXTET: Final = bytes(_URL_ALPHABET.find(bytes([i])) & 0x3F for i in range(256))
+_UNUSED_BITS: Final = {1: 0b11, 2: 0b1111}  # by count of missing padding characters
 _MAX_KID_LENGTH: Final = 256
 _HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
     "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512,
@@ -46,11 +50,22 @@ def b64url_decode(segment: str) -> bytes:
     """Strict base64url (RFC 7515 §2): no padding, no whitespace, no unused bits set.
 
     A lenient decoder lets one token have many spellings; strictness keeps one token one string.
+    One pass in C: the URL alphabet is mapped onto the standard one (with `+`, `/` and `=`
+    mapped to an invalid byte) and decoded in strict mode; then the last character's unused
+    bits are checked.
     """
-    if len(segment) % 4 == 1 or not _B64URL_ALPHABET.issuperset(segment.encode("ascii")):
-        raise InvalidTokenError("token is not base64url-encoded", reason="malformed")
-    raw = urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    if urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
+    try:
+        data = segment.encode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidTokenError("token is not base64url-encoded", reason="malformed") from None
+    missing = -len(data) % 4
+    try:
+        if missing == 3:
+            raise binascii.Error("impossible length")
+        raw = binascii.a2b_base64(data.translate(_URL_TO_STANDARD) + b"=" * missing, strict_mode=True)
+    except binascii.Error:
+        raise InvalidTokenError("token is not base64url-encoded", reason="malformed") from None
+    if missing and _SEXTET[data[-1]] & _UNUSED_BITS[missing]:
         raise InvalidTokenError("token is not canonical base64url", reason="malformed")
     return raw
 
@@ -70,6 +85,38 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+@dataclass(frozen=True, slots=True)
+class _Header:
+    alg: str
+    kid: str
+    fields: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_header(segment: str) -> _Header:
+    """The checked header of a token.
+
+    Keycloak signs every token of a key with the same header, so the parse is remembered by the
+    header segment's text: it is deterministic, failures are not remembered, and the table is
+    bounded (a flood of odd headers only evicts entries).
+    """
+    fields = decode_json_object(b64url_decode(segment), "header")
+    alg = fields.get("alg")
+    # RFC 8725 §3.1: the algorithm is checked against our allow-list by the caller, here only
+    # its type; it never selects a key type on its own.
+    if not isinstance(alg, str):
+        raise InvalidTokenError("token algorithm is not allowed", reason="algorithm")
+    # RFC 7515 §4.1.11: a recipient MUST reject a JWS whose `crit` lists what it does not
+    # understand; this verifier understands no extension, so any `crit` is refused.
+    if "crit" in fields:
+        raise InvalidTokenError("token header has critical extensions", reason="crit")
+    kid = fields.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH:
+        raise InvalidTokenError("token header has no usable kid", reason="kid")
+    # jku, x5u, jwk and x5c are deliberately never read: keys come from the realm's JWKS only.
+    return _Header(alg, kid, fields)
+
+
 def parse_compact(token: str, *, allowed_algorithms: frozenset[str]) -> CompactToken:
     """Split and check the header of a compact JWS; the signature is not checked here.
 
@@ -82,21 +129,13 @@ def parse_compact(token: str, *, allowed_algorithms: frozenset[str]) -> CompactT
     header_segment, payload_segment, signature_segment = token.split(".")
     if not header_segment or not payload_segment or not signature_segment:
         raise InvalidTokenError("token has an empty part (unsigned or truncated)", reason="malformed")
-    header = decode_json_object(b64url_decode(header_segment), "header")
-    alg = header.get("alg")
-    # RFC 8725 §3.1: the algorithm comes from our allow-list, never from the token alone.
-    if not isinstance(alg, str) or alg not in allowed_algorithms:
+    header = _parse_header(header_segment)
+    if header.alg not in allowed_algorithms:
         raise InvalidTokenError("token algorithm is not allowed", reason="algorithm")
-    # RFC 7515 §4.1.11: a recipient MUST reject a JWS whose `crit` lists what it does not
-    # understand; this verifier understands no extension, so any `crit` is refused.
-    if "crit" in header:
-        raise InvalidTokenError("token header has critical extensions", reason="crit")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH:
-        raise InvalidTokenError("token header has no usable kid", reason="kid")
-    # jku, x5u, jwk and x5c are deliberately never read: keys come from the realm's JWKS only.
     signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
-    return CompactToken(alg, kid, header, signing_input, payload_segment, b64url_decode(signature_segment))
+    return CompactToken(
+        header.alg, header.kid, header.fields, signing_input, payload_segment, b64url_decode(signature_segment)
+    )
 
 
 def verify_signature(key: VerificationKey, token: CompactToken) -> None:

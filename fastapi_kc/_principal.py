@@ -8,8 +8,7 @@ nothing rather than something wrong: a string is not a list of roles.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
@@ -82,57 +81,138 @@ def is_service_account_token(claims: Mapping[str, Any]) -> bool:
     return username.lower() == f"service-account-{client_id}".lower()
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class Principal:
     """The caller of a request, built from a verified access token. Immutable.
 
     Works as Starlette's `request.user` (`is_authenticated`, `display_name`, `identity`) and
     exposes `grants` for Starlette's `@requires`: `authenticated`, `realm:<role>`,
     `client:<client>:<role>` and `scope:<scope>`.
+
+    Fields are read from the claims when first used and then kept: most requests look at two
+    or three of them, and building all of them would cost more than the signature check.
     """
 
+    __slots__ = ("_cache", "claims", "subject")
+
     subject: str
-    username: str | None
-    email: str | None
-    realm_roles: frozenset[str]
-    client_roles: Mapping[str, frozenset[str]]
-    scopes: frozenset[str]
-    audience: frozenset[str]
-    authorized_party: str | None
-    client_id: str | None
-    is_service_account: bool
-    session_id: str | None
-    issued_at: datetime | None
-    expires_at: datetime | None
-    auth_time: datetime | None
-    acr: str | None
-    groups: tuple[str, ...]
-    claims: Mapping[str, Any] = field(compare=False)
+    claims: Mapping[str, Any]
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        sub = claims.get("sub")
+        if not isinstance(sub, str):
+            raise TypeError("a Principal needs a string `sub` claim")
+        object.__setattr__(self, "subject", sub)
+        object.__setattr__(self, "claims", claims if isinstance(claims, MappingProxyType) else MappingProxyType(claims))
+        object.__setattr__(self, "_cache", {})
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
-        """Build from the claims of a token that has passed every check."""
-        scope = claims.get("scope")
-        groups = claims.get("groups")
-        return cls(
-            subject=claims["sub"],
-            username=_str(claims.get("preferred_username")),
-            email=_str(claims.get("email")),
-            realm_roles=_roles(claims.get("realm_access")),
-            client_roles=_client_roles(claims.get("resource_access")),
-            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
-            audience=_audience(claims.get("aud")),
-            authorized_party=_str(claims.get("azp")),
-            client_id=_str(claims.get("client_id")) or _str(claims.get("clientId")),
-            is_service_account=is_service_account_token(claims),
-            session_id=_str(claims.get("sid")) or _str(claims.get("session_state")),
-            issued_at=_timestamp(claims.get("iat")),
-            expires_at=_timestamp(claims.get("exp")),
-            auth_time=_timestamp(claims.get("auth_time")),
-            acr=_str(claims.get("acr")),
-            groups=tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else (),
-            claims=MappingProxyType(claims),
+        """Build from the claims of a token that has passed every check (the dict is not copied)."""
+        return cls(MappingProxyType(claims))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Principal is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Principal is immutable; cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Principal) and dict(self.claims) == dict(other.claims)
+
+    def __hash__(self) -> int:
+        return hash((self.subject, str(self.claims.get("jti")), str(self.claims.get("iat"))))
+
+    def _memo(self, name: str, build: Callable[[], Any]) -> Any:
+        cache: dict[str, Any] = self._cache  # type: ignore[attr-defined]
+        try:
+            return cache[name]
+        except KeyError:
+            value = cache[name] = build()
+            return value
+
+    # --- identity ------------------------------------------------------------------------------
+
+    @property
+    def username(self) -> str | None:
+        """`preferred_username`."""
+        return _str(self.claims.get("preferred_username"))
+
+    @property
+    def email(self) -> str | None:
+        return _str(self.claims.get("email"))
+
+    @property
+    def authorized_party(self) -> str | None:
+        """`azp`: the client the token was issued to."""
+        return _str(self.claims.get("azp"))
+
+    @property
+    def client_id(self) -> str | None:
+        """The `client_id` claim (`clientId` before Keycloak 26) of a client-credentials token."""
+        return _str(self.claims.get("client_id")) or _str(self.claims.get("clientId"))
+
+    @property
+    def is_service_account(self) -> bool:
+        """True only for client-credentials tokens, decided explicitly (see `is_service_account_token`)."""
+        result: bool = self._memo("is_service_account", lambda: is_service_account_token(self.claims))
+        return result
+
+    @property
+    def session_id(self) -> str | None:
+        """`sid` (or the older `session_state`); service accounts have none."""
+        return _str(self.claims.get("sid")) or _str(self.claims.get("session_state"))
+
+    @property
+    def acr(self) -> str | None:
+        return _str(self.claims.get("acr"))
+
+    # --- authorisation -------------------------------------------------------------------------
+
+    @property
+    def realm_roles(self) -> frozenset[str]:
+        result: frozenset[str] = self._memo("realm_roles", lambda: _roles(self.claims.get("realm_access")))
+        return result
+
+    @property
+    def client_roles(self) -> Mapping[str, frozenset[str]]:
+        """Roles per client (`resource_access`), never mixed with realm roles."""
+        result: Mapping[str, frozenset[str]] = self._memo(
+            "client_roles", lambda: _client_roles(self.claims.get("resource_access"))
         )
+        return result
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        def build() -> frozenset[str]:
+            scope = self.claims.get("scope")
+            return frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+
+        result: frozenset[str] = self._memo("scopes", build)
+        return result
+
+    @property
+    def audience(self) -> frozenset[str]:
+        result: frozenset[str] = self._memo("audience", lambda: _audience(self.claims.get("aud")))
+        return result
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        groups = self.claims.get("groups")
+        return tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else ()
+
+    # --- times ---------------------------------------------------------------------------------
+
+    @property
+    def issued_at(self) -> datetime | None:
+        return _timestamp(self.claims.get("iat"))
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return _timestamp(self.claims.get("exp"))
+
+    @property
+    def auth_time(self) -> datetime | None:
+        return _timestamp(self.claims.get("auth_time"))
 
     def has_role(self, role: str, client: str | None = None) -> bool:
         """A realm role, or with `client` a role of that client; the two are never mixed."""
