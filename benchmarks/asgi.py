@@ -1,0 +1,167 @@
+"""Scenario 3's apps and a bare ASGI driver.
+
+The driver calls the ASGI app directly with a hand-built scope, ``receive`` and ``send``:
+``httpx.ASGITransport`` adds about 500 us per request, which would hide every difference
+between the variants. Every variant serves the same endpoint (``GET /items`` returning
+``{"ok": true}``) to the same request (with its ``Authorization`` header, also for the bare
+endpoint, so header handling costs the same everywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from benchmarks import common, ours
+
+ASGIApp = Callable[..., Awaitable[None]]
+
+# name -> label; the order is the table's order
+VARIANTS = {
+    "bare": "bare endpoint (no auth)",
+    "ours_dep": "fastapi_kc: Depends(auth.principal)",
+    "ours_mw": "fastapi_kc: KeycloakMiddleware",
+    "ours_mw_dep": "fastapi_kc: middleware + auth.principal",
+    "fkm": "fastapi-keycloak-middleware",
+}
+
+
+def scope_for(token: str | None, path: str = "/items") -> dict[str, Any]:
+    headers = [(b"host", b"bench.local"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode("ascii")))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+_REQUEST = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _receive() -> dict[str, Any]:
+    return _REQUEST
+
+
+class Recorder:
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status = 0
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+
+
+async def request(app: ASGIApp, token: str | None, path: str = "/items") -> int:
+    """One request through the app; returns the response status."""
+    rec = Recorder()
+    await app(scope_for(token, path), _receive, rec)
+    return rec.status
+
+
+async def timed_requests(app: ASGIApp, tokens: list[str]) -> tuple[float, list[int]]:
+    """Send one request per token, one after the other; (seconds, distinct statuses)."""
+    loop_time = asyncio.get_running_loop().time
+    statuses: set[int] = set()
+    rec = Recorder()
+    t0 = loop_time()
+    for token in tokens:
+        await app(scope_for(token), _receive, rec)
+        statuses.add(rec.status)
+    return loop_time() - t0, sorted(statuses)
+
+
+class Lifespan:
+    """Run an ASGI app's lifespan (startup on enter, shutdown on exit)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Lifespan:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
+        await self._inbox.put({"type": "lifespan.startup"})
+        msg = await self._outbox.get()
+        if msg["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"lifespan startup failed: {msg}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._inbox.put({"type": "lifespan.shutdown"})
+        await self._outbox.get()
+        if self._task is not None:
+            await self._task
+
+
+def _endpoint(app: FastAPI, dependency: Any = None) -> None:
+    if dependency is None:
+
+        @app.get("/items")
+        async def items() -> dict[str, bool]:
+            return {"ok": True}
+
+    else:
+
+        @app.get("/items")
+        async def items_auth(principal: Any = Depends(dependency)) -> dict[str, bool]:
+            return {"ok": True}
+
+    @app.get("/health")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+
+def build_app(variant: str, internal_url: str, http_client: Any = None) -> FastAPI:
+    """The FastAPI app of one variant; ``internal_url`` is the (fake) Keycloak's."""
+    if variant == "bare":
+        app = FastAPI()
+        _endpoint(app)
+        return app
+    if variant.startswith("ours"):
+        from fastapi_kc import KeycloakMiddleware
+
+        auth = ours.make_auth(http_client, internal_url)
+        app = FastAPI(lifespan=auth.lifespan)
+        app.state.bench_auth = auth
+        _endpoint(app, auth.principal if variant in ("ours_dep", "ours_mw_dep") else None)
+        if variant in ("ours_mw", "ours_mw_dep"):
+            app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=["/health"])
+        return app
+    if variant == "fkm":
+        from fastapi_keycloak_middleware import KeycloakConfiguration, setup_keycloak_middleware
+
+        app = FastAPI()
+        _endpoint(app)
+        config = KeycloakConfiguration(
+            url=internal_url,
+            realm=common.REALM,
+            client_id=common.CLIENT_ID,
+            client_secret=common.CLIENT_SECRET,
+            # the same checks as ours: issuer (the public one), audience, expiry
+            validation_options={
+                "check_claims": {"iss": common.ISSUER, "aud": common.AUDIENCE, "exp": None},
+                "algs": ["RS256"],
+            },
+        )
+        setup_keycloak_middleware(app, config, exclude_patterns=["/health"])
+        return app
+    raise ValueError(f"unknown variant {variant!r}")

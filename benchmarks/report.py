@@ -1,0 +1,556 @@
+"""Turn the scenarios' JSON into the table (stdout), ``docs/benchmarks.md`` and its plot.
+
+Every ratio is the median of per-round ratios: within a round, the variants ran one after
+the other in the same process, so a slow phase of the machine affects both sides of a ratio.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+# Ratios measured before the library existed (issue 7), shown next to ours for reference.
+REFERENCE_VS_FLOOR = {
+    "rsa": "0.5",
+    "authlib": "1.6",
+    "python_jose": "1.8",
+    "joserfc": "2.1",
+    "pyjwt": "3.4",
+    "jwcrypto": "4.4-4.7",
+    "python_keycloak": "4.7-5.0",
+}
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def per_round(a: list[float], b: list[float], fn: Any) -> list[float]:
+    return [fn(x, y) for x, y in zip(a, b, strict=False)]
+
+
+def spread(values: list[float]) -> str:
+    """Interquartile range, to show how noisy a figure was."""
+    if len(values) < 4:
+        return ""
+    q = statistics.quantiles(values, n=4)
+    return f"{q[0]:.2f}-{q[2]:.2f}"
+
+
+@dataclass
+class Target:
+    scenario: str
+    what: str
+    target: str
+    measured: str
+    met: bool | None  # None: not measured
+
+    @property
+    def status(self) -> str:
+        return "n/a" if self.met is None else ("MET" if self.met else "MISSED")
+
+
+class Report:
+    def __init__(self, results: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.r = results
+        self.meta = meta
+        self.targets: list[Target] = []
+        self.sections: list[tuple[str, list[str], list[list[str]], list[str]]] = []
+        self._build()
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _table(self, title: str, header: list[str], rows: list[list[str]], notes: list[str] | None = None) -> None:
+        self.sections.append((title, header, rows, notes or []))
+
+    def _target(self, scenario: str, what: str, target: str, measured: str, met: bool | None) -> None:
+        self.targets.append(Target(scenario, what, target, measured, met))
+
+    def _build(self) -> None:
+        for key, title in (("verify_new", "1. Verify, new token"), ("verify_repeated", "2. Verify, repeated token")):
+            if key in self.r:
+                self._verify(key, title)
+        if "asgi" in self.r:
+            self._asgi()
+        if "uvicorn" in self.r:
+            self._uvicorn()
+        if "cold_start" in self.r:
+            self._cold_start()
+        if "kid_flood" in self.r:
+            self._kid_flood()
+        if "memory" in self.r:
+            self._memory()
+        if "service_tokens" in self.r:
+            self._service_tokens()
+
+    def _verify(self, key: str, title: str) -> None:
+        d = self.r[key]
+        us, labels = d["us"], d["labels"]
+        floor = us["floor"]
+        rows = []
+        for name in us:
+            ratios = per_round(us[name], floor, lambda a, b: a / b)
+            problems = d["problems"].get(name) or []
+            rows.append(
+                [
+                    labels[name],
+                    f"{med(us[name]):.1f}",
+                    f"{med(ratios):.2f}",
+                    spread(ratios),
+                    REFERENCE_VS_FLOOR.get(name, ""),
+                    "; ".join(problems) if problems else "ok",
+                ]
+            )
+        self._table(
+            title,
+            ["verifier", "us/call", "x floor", "IQR of x floor", "issue's ref.", "bad tokens refused"],
+            rows,
+            [
+                f"{d['rounds']} interleaved rounds of {d['calls_per_round']} calls; "
+                + ("a distinct token every call." if d["mode"] == "new" else "the same token every call."),
+            ],
+        )
+        if "ours" in us:
+            ratio = med(per_round(us["ours"], floor, lambda a, b: a / b))
+            limit = 1.3 if d["mode"] == "new" else 0.1
+            self._target(
+                title.split(".")[0],
+                f"verify, {d['mode']} token, x floor",
+                f"<= {limit}",
+                f"{ratio:.2f}",
+                ratio <= limit,
+            )
+            checks_ok = not any(d["problems"].values())
+            self._target(
+                title.split(".")[0],
+                "every verifier refuses wrong aud/iss, expired, forged",
+                "all",
+                "all" if checks_ok else "see table",
+                checks_ok,
+            )
+        else:
+            self._target(title.split(".")[0], f"verify, {d['mode']} token, x floor", "", "not run", None)
+
+    def _asgi(self) -> None:
+        d = self.r["asgi"]
+        labels = d["labels"]
+        rows = []
+        over: dict[tuple[str, str], list[float]] = {}
+        for mode in ("repeated", "new"):
+            bare = d["us"][mode]["bare"]
+            for v, us in d["us"][mode].items():
+                tput = per_round(us, bare, lambda a, b: b / a)
+                overhead = per_round(us, bare, lambda a, b: a - b)
+                over[(mode, v)] = overhead
+                vs_fkm = ""
+                if v != "bare" and v != "fkm" and "fkm" in d["us"][mode]:
+                    fkm_over = per_round(d["us"][mode]["fkm"], bare, lambda a, b: a - b)
+                    vs_fkm = f"{med(per_round(fkm_over, overhead, _safe_div)):.1f}"
+                rows.append(
+                    [
+                        f"{labels[v]}",
+                        mode,
+                        f"{med(us):.1f}",
+                        f"{1e6 / med(us):,.0f}",
+                        f"{med(tput):.2f}",
+                        "" if v == "bare" else f"{med(overhead):.1f}",
+                        vs_fkm,
+                    ]
+                )
+        calls = d.get("verify_calls_per_10_requests", {})
+        self._table(
+            "3a. Through the framework, in process (ASGI app called directly)",
+            [
+                "variant",
+                "tokens",
+                "us/request",
+                "req/s",
+                "x bare throughput",
+                "auth overhead us",
+                "fkm overhead / ours",
+            ],
+            rows,
+            [
+                f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests "
+                "per variant and mode; overhead = request time minus the bare endpoint's in the same round.",
+                "verify calls per 10 requests: " + ", ".join(f"{k} {v}" for k, v in calls.items()),
+                "sanity (status for valid / no token / bad token / public path): "
+                + "; ".join(f"{k} {'/'.join(str(x) for x in s.values())}" for k, s in d["sanity"].items()),
+            ],
+        )
+        if "ours_mw" not in d["us"]["repeated"]:
+            return
+        bare = d["us"]["repeated"]["bare"]
+        tput = med(per_round(d["us"]["repeated"]["ours_mw"], bare, lambda a, b: b / a))
+        self._target("3", "middleware, repeated tokens: throughput x bare", ">= 0.85", f"{tput:.2f}", tput >= 0.85)
+        for mode, limit in (("repeated", 20.0), ("new", 3.0)):
+            ratio = med(per_round(over[(mode, "fkm")], over[(mode, "ours_mw")], _safe_div))
+            self._target(
+                "3",
+                f"overhead: fastapi-keycloak-middleware / ours (middleware, {mode})",
+                f">= {limit:g}",
+                f"{ratio:.1f}",
+                ratio >= limit,
+            )
+        if "ours_mw_dep" in calls:
+            n = calls["ours_mw_dep"]
+            self._target("3", "middleware + auth.principal: verifications per request", "1", f"{n / 10:g}", n == 10)
+
+    def _uvicorn(self) -> None:
+        d = self.r["uvicorn"]
+        rows = []
+        for mode in ("repeated", "new"):
+            bare = [x["rps"] for x in d["results"][mode]["bare"]]
+            for v, runs in d["results"][mode].items():
+                rps = [x["rps"] for x in runs]
+                tput = per_round(rps, bare, lambda a, b: a / b)
+                overhead = per_round(rps, bare, lambda a, b: 1e6 / a - 1e6 / b)
+                vs_fkm = ""
+                if v not in ("bare", "fkm") and "fkm" in d["results"][mode]:
+                    fkm = [x["rps"] for x in d["results"][mode]["fkm"]]
+                    fkm_over = per_round(fkm, bare, lambda a, b: 1e6 / a - 1e6 / b)
+                    vs_fkm = f"{med(per_round(fkm_over, overhead, _safe_div)):.1f}"
+                rows.append(
+                    [
+                        d["labels"][v],
+                        mode,
+                        f"{med(rps):,.0f}",
+                        f"{med(tput):.2f}",
+                        "" if v == "bare" else f"{med(overhead):.0f}",
+                        vs_fkm,
+                        f"{med([x['p50_us'] for x in runs]) / 1000:.1f}",
+                        f"{med([x['p99_us'] for x in runs]) / 1000:.1f}",
+                        str(sum(int(x["non_2xx"]) for x in runs)),
+                    ]
+                )
+        self._table(
+            "3b. Through the framework, uvicorn over loopback",
+            [
+                "variant",
+                "tokens",
+                "req/s",
+                "x bare",
+                "server us/request over bare",
+                "fkm overhead / ours",
+                "p50 ms",
+                "p99 ms",
+                "non-2xx",
+            ],
+            rows,
+            [
+                f"uvicorn (uvloop, httptools), one process per variant; load: {d['tool']}, 1 thread, "
+                f"{d['connections']} connections, {d['rounds']} interleaved rounds of at most {d['duration']:g} s "
+                f"and {d['max_requests']:,} requests; the load generator shares the 2 cores with the server.",
+            ],
+        )
+
+    def _cold_start(self) -> None:
+        d = self.r["cold_start"]
+        rows = [
+            [
+                "fresh start: start-up, then 1,000 concurrent requests",
+                str(d["fresh"]["jwks_fetches"]),
+                f"{d['fresh']['seconds'] * 1000:.0f}",
+                _statuses(d["fresh"]["statuses"]),
+            ],
+            [
+                "rotated key: no cached key for the tokens' kid, 1,000 concurrent requests",
+                str(d["rotated"]["jwks_fetches"]),
+                f"{d['rotated']['seconds'] * 1000:.0f}",
+                _statuses(d["rotated"]["statuses"]),
+            ],
+        ]
+        self._table(
+            "4. Cold start",
+            ["case", "key-set fetches", "ms until all answered", "statuses"],
+            rows,
+            [f"Through KeycloakMiddleware; the fake Keycloak answers after {d['keycloak_delay_ms']:g} ms."],
+        )
+        for case in ("fresh", "rotated"):
+            n = d[case]["jwks_fetches"]
+            ok = d[case]["statuses"].get("200", 0) == d["requests"]
+            self._target("4", f"cold start ({case}): key-set fetches, all 200", "1", f"{n}", n == 1 and ok)
+
+    def _kid_flood(self) -> None:
+        d = self.r["kid_flood"]
+        rows = [
+            [
+                f"{d['flood_tokens']:,}",
+                f"{d['flood_seconds']:.2f}",
+                str(d["jwks_fetches"]),
+                str(d["allowed_fetches"]),
+                _statuses(d["attack_statuses"]),
+                str(d["valid_served"]),
+                _statuses(d["valid_statuses"]),
+                f"{d['baseline_p50_us']:.0f} / {d['baseline_p99_us']:.0f}",
+                f"{d['flood_p50_us']:.0f} / {d['flood_p99_us']:.0f}",
+            ]
+        ]
+        self._table(
+            "5. Unknown-kid flood",
+            [
+                "flood tokens",
+                "flood s",
+                "key-set fetches",
+                "allowed",
+                "flood statuses",
+                "valid served",
+                "valid statuses",
+                "valid p50/p99 us, alone",
+                "valid p50/p99 us, during flood",
+            ],
+            rows,
+            [
+                f"{d['attackers']} concurrent attackers send tokens with random kids (cooldown {d['cooldown_s']:g} s) "
+                f"while {d.get('valid_clients', 1)} clients send valid new tokens, all through KeycloakMiddleware "
+                "in one event loop."
+            ],
+        )
+        ok = d["jwks_fetches"] <= d["allowed_fetches"] and set(d["valid_statuses"]) <= {"200"}
+        self._target(
+            "5",
+            "kid flood: key-set fetches (1 per cooldown), valid requests all 200",
+            f"<= {d['allowed_fetches']}",
+            str(d["jwks_fetches"]),
+            ok,
+        )
+        self._target(
+            "5",
+            "kid flood: p99 of valid requests during the flood (report)",
+            "",
+            f"{d['flood_p99_us']:.0f} us (alone {d['baseline_p99_us']:.0f})",
+            None,
+        )
+
+    def _memory(self) -> None:
+        d = self.r["memory"]
+        rows = [
+            [
+                f"{d['tokens']:,}",
+                f"{d['idle_rss_mb']:.1f}",
+                f"{d['peak_rss_mb']:.1f}",
+                f"{d['peak_above_idle_mb']:.1f}",
+                str(d["cache_entries"]),
+                f"{d['seconds']:.1f}",
+            ]
+        ]
+        self._table(
+            "6. Memory",
+            ["distinct valid tokens", "idle RSS MB", "peak RSS MB", "peak above idle MB", "cache entries", "s"],
+            rows,
+        )
+        self._target(
+            "6",
+            "memory: peak RSS above idle after 100,000 tokens",
+            "<= 50 MB",
+            f"{d['peak_above_idle_mb']:.1f} MB",
+            d["peak_above_idle_mb"] <= 50,
+        )
+
+    def _service_tokens(self) -> None:
+        d = self.r["service_tokens"]
+        rows = [
+            [
+                f"{d['callers']:,} concurrent get_token()",
+                str(d["token_requests"]),
+                str(d["distinct_tokens"]),
+                f"{d['seconds'] * 1000:.0f}",
+            ],
+            [
+                f"{d['callers']:,} more, token cached",
+                str(d["cached_wave_token_requests"]),
+                "1" if d["cached_wave_same_token"] else "differs",
+                f"{d['cached_wave_seconds'] * 1000:.1f}",
+            ],
+        ]
+        self._table(
+            "7. Service tokens",
+            ["case", "token requests", "distinct tokens", "ms"],
+            rows,
+            [f"The fake token endpoint answers after {d['keycloak_delay_ms']} ms."],
+        )
+        self._target(
+            "7",
+            "service tokens: token requests for 1,000 callers",
+            "1",
+            str(d["token_requests"]),
+            d["token_requests"] == 1,
+        )
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def text(self) -> str:
+        out = []
+        for title, header, rows, notes in self.sections:
+            out.append(f"\n== {title}")
+            out.append(_text_table(header, rows))
+            out.extend(f"   {n}" for n in notes)
+        out.append("\n== Targets (ratios from this run)")
+        out.append(
+            _text_table(
+                ["#", "target", "wanted", "measured", "status"],
+                [[t.scenario, t.what, t.target, t.measured, t.status] for t in self.targets],
+            )
+        )
+        return "\n".join(out)
+
+    def markdown(self, plot_name: str | None) -> str:
+        m = self.meta
+        out = [
+            "# Benchmarks",
+            "",
+            "How fast `fastapi_kc` verifies Keycloak access tokens, against the cost of the signature",
+            "check itself (the *floor*) and against the other Python libraries. Generated by `make bench`",
+            "(`benchmarks/run.sh`); do not edit by hand.",
+            "",
+            f"Last run: {m['date']}, commit `{m['commit']}`, {m['machine']}, Python {m['python']}, "
+            f"{m['duration']:.0f} s in all" + (" (a --quick run: few rounds, noisy)." if m.get("quick") else "."),
+            "",
+            "Method: one process per scenario; within it the variants run in interleaved rounds",
+            "(the order rotates every round), and every ratio is the median of the ratios taken",
+            "within each round, so a slow phase of the (shared, noisy) machine affects both sides.",
+            "Absolute figures vary from run to run by 10-30 % on this machine; the ratios are the",
+            "figures that count. The floor is `cryptography`'s RS256 verification of the same token",
+            "plus base64 and JSON decoding of its payload. Every verifier checks signature, issuer,",
+            "audience and expiry with the key loaded beforehand, and is shown to refuse a token with",
+            "a wrong audience, a wrong issuer, an expired one and a forged one before anything is timed.",
+            "",
+            "## Targets",
+            "",
+            _md_table(
+                ["#", "target", "wanted", "measured", "status"],
+                [[t.scenario, t.what, t.target, t.measured, f"**{t.status}**"] for t in self.targets],
+            ),
+            "",
+        ]
+        if plot_name:
+            out += [f"![comparison]({plot_name})", ""]
+        for title, header, rows, notes in self.sections:
+            out += [f"## {title}", "", _md_table(header, rows), ""]
+            out += [f"{n}" for n in notes]
+            out.append("")
+        out += [
+            "## Scenarios",
+            "",
+            "1. **Verify, new token**: `await auth.verify(token)` with a distinct token every call, so no",
+            "   cache helps; against the floor, the RSA operation alone, and PyJWT, joserfc, Authlib's",
+            "   deprecated `authlib.jose`, python-jose, jwcrypto and python-keycloak's `decode_token`.",
+            "2. **Verify, repeated token**: the same token again, as when a client calls many times.",
+            "3. **Through the framework**: a FastAPI endpoint bare, behind `Depends(auth.principal)`,",
+            "   behind `KeycloakMiddleware`, behind both, and behind `fastapi-keycloak-middleware`",
+            "   (configured for the same checks, against a fake Keycloak on 127.0.0.1); (a) in process,",
+            "   the ASGI app called directly with a hand-built scope (httpx's ASGITransport would add",
+            "   ~500 us per request and hide the differences); (b) uvicorn driven by a load generator.",
+            "4. **Cold start**: 1,000 concurrent requests when no key is cached for their `kid`.",
+            "5. **Unknown-kid flood**: 10,000 tokens with random `kid`s while valid requests go on.",
+            "6. **Memory**: peak RSS after 100,000 distinct valid tokens (the token cache is bounded).",
+            "7. **Service tokens**: 1,000 concurrent `get_token()` calls.",
+            "",
+            "Run `make bench` (or `bash benchmarks/run.sh --quick` for fewer rounds). The suite creates",
+            "its own virtualenv `.venv-bench` with the project and the peer libraries, and caches its",
+            "100,000 signed test tokens in `.cache/bench/`.",
+            "",
+        ]
+        return "\n".join(out)
+
+    def plot(self, path: str) -> bool:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return False
+        panels = []
+        if "verify_new" in self.r:
+            panels.append("verify")
+        if "asgi" in self.r:
+            panels.append("asgi")
+        if "uvicorn" in self.r:
+            panels.append("uvicorn")
+        if not panels:
+            return False
+        fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5.2), squeeze=False)
+        for ax, panel in zip(axes[0], panels, strict=True):
+            getattr(self, f"_plot_{panel}")(ax)
+        fig.suptitle("fastapi_kc benchmarks (medians of per-round ratios; lower is better unless noted)")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return True
+
+    def _plot_verify(self, ax: Any) -> None:
+        new = self.r["verify_new"]
+        rep = self.r.get("verify_repeated")
+        names = [n for n in new["us"] if n != "floor"]
+        floor = new["us"]["floor"]
+        vals_new = [med(per_round(new["us"][n], floor, lambda a, b: a / b)) for n in names]
+        y = list(range(len(names)))
+        ax.barh([i + 0.2 for i in y], vals_new, height=0.4, label="new token", color="#4c72b0")
+        if rep:
+            rfloor = rep["us"]["floor"]
+            vals_rep = [med(per_round(rep["us"][n], rfloor, lambda a, b: a / b)) for n in names]
+            ax.barh([i - 0.2 for i in y], vals_rep, height=0.4, label="repeated token", color="#55a868")
+        ax.axvline(1.0, color="black", lw=1, ls="--", label="floor")
+        ax.axvline(1.3, color="#c44e52", lw=1, ls=":", label="target (new) 1.3x")
+        ax.set_yticks(y)
+        ax.set_yticklabels([new["labels"][n].replace(" (deprecated)", "") for n in names], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("time per verification, x floor")
+        ax.set_title("1-2. verify one token")
+        ax.legend(fontsize=8, loc="upper right")
+
+    def _plot_asgi(self, ax: Any) -> None:
+        d = self.r["asgi"]
+        names = [v for v in d["us"]["repeated"] if v != "bare"]
+        y = list(range(len(names)))
+        for offset, mode, color in ((0.2, "new", "#4c72b0"), (-0.2, "repeated", "#55a868")):
+            bare = d["us"][mode]["bare"]
+            vals = [max(0.0, med(per_round(d["us"][mode][v], bare, lambda a, b: a - b))) for v in names]
+            ax.barh([i + offset for i in y], vals, height=0.4, label=f"{mode} tokens", color=color)
+        ax.set_yticks(y)
+        ax.set_yticklabels([d["labels"][v] for v in names], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("auth overhead per request, us (request minus bare endpoint)")
+        ax.set_title("3a. in process (ASGI)")
+        ax.legend(fontsize=8, loc="lower right")
+
+    def _plot_uvicorn(self, ax: Any) -> None:
+        d = self.r["uvicorn"]
+        names = list(d["results"]["repeated"])
+        y = list(range(len(names)))
+        for offset, mode, color in ((0.2, "new", "#4c72b0"), (-0.2, "repeated", "#55a868")):
+            vals = [med([x["rps"] for x in d["results"][mode][v]]) for v in names]
+            ax.barh([i + offset for i in y], vals, height=0.4, label=f"{mode} tokens", color=color)
+        ax.set_yticks(y)
+        ax.set_yticklabels([d["labels"][v] for v in names], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("requests per second (higher is better)")
+        ax.set_title(f"3b. uvicorn over loopback ({d['tool']})")
+        ax.legend(fontsize=8, loc="lower right")
+
+
+def _safe_div(a: float, b: float) -> float:
+    if b <= 0:
+        return math.inf
+    return a / b
+
+
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{v} x {k}" for k, v in sorted(counts.items()))
+
+
+def _text_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
+    return "\n".join([line, sep, *body])
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(out)

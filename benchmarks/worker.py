@@ -1,0 +1,488 @@
+"""One scenario, in its own process: ``python -m benchmarks.worker SCENARIO --out FILE [--rounds N]``.
+
+Variants of a scenario run in interleaved rounds (the order rotates every round), so slow
+phases of a noisy machine hit every variant alike; ratios are taken within each round.
+The result is written as JSON for ``benchmarks.report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import string
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import asgi, common, ours
+from benchmarks.fake_keycloak import FakeKeycloak
+
+SCENARIOS: dict[str, Callable[[argparse.Namespace], Any]] = {}
+
+
+def scenario(name: str) -> Callable[[Callable[[argparse.Namespace], Any]], Callable[[argparse.Namespace], Any]]:
+    def register(fn: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], Any]:
+        SCENARIOS[name] = fn
+        return fn
+
+    return register
+
+
+def rotated(items: list[Any], r: int) -> list[Any]:
+    k = r % len(items)
+    return items[k:] + items[:k]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+
+
+# --- scenarios 1 and 2: verify -----------------------------------------------------------------
+
+
+async def _verify(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    from benchmarks import verifiers
+
+    fake = FakeKeycloak()
+    vs = verifiers.floor_verifiers()
+    auth = None
+    if ours.available():
+        v, auth = await verifiers.ours_verifier(fake.client())
+        vs.insert(0, v)
+    vs += verifiers.peer_verifiers()
+
+    n = args.calls
+    # Distinct tokens: round r uses pool[base + r*n : base + (r+1)*n]; warm-up uses the slice before.
+    base = n
+    good = next(common.iter_tokens(common.POOL_SIZE - 1))
+    bad = verifiers.bad_tokens()
+    problems = {v.name: await verifiers.check(v, good, bad) for v in vs}
+
+    async def run_batch(v: verifiers.Verifier, toks: list[str]) -> float:
+        prepare = getattr(v, "prepare", None)
+        if prepare is not None:
+            for t in toks:
+                prepare(t)
+        gc.collect()
+        if v.averify is not None:
+            averify = v.averify
+            t0 = time.perf_counter()
+            for t in toks:
+                await averify(t)
+            return time.perf_counter() - t0
+        verify = v.verify
+        assert verify is not None
+        t0 = time.perf_counter()
+        for t in toks:
+            verify(t)
+        return time.perf_counter() - t0
+
+    repeated = common.tokens(0, 1)[0]
+    warm = common.tokens(0, min(n, 100)) if mode == "new" else [repeated] * 100
+    for v in vs:
+        await run_batch(v, warm)
+
+    us: dict[str, list[float]] = {v.name: [] for v in vs}
+    for r in range(args.rounds):
+        toks = common.tokens(base + r * n, n) if mode == "new" else [repeated] * n
+        for v in rotated(vs, r):
+            us[v.name].append(await run_batch(v, toks) / n * 1e6)
+    if auth is not None:
+        await ours.stop_auth(auth)
+    return {
+        "mode": mode,
+        "calls_per_round": n,
+        "rounds": args.rounds,
+        "labels": {v.name: v.label for v in vs},
+        "us": us,
+        "problems": problems,
+    }
+
+
+@scenario("verify_new")
+def verify_new(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_verify(args, "new"))
+
+
+@scenario("verify_repeated")
+def verify_repeated(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_verify(args, "repeated"))
+
+
+# --- scenario 3: through the framework, in process -----------------------------------------------
+
+
+async def _asgi(args: argparse.Namespace, kc_url: str) -> dict[str, Any]:
+    names = [v for v in asgi.VARIANTS if ours.available() or not v.startswith("ours")]
+    apps = {v: asgi.build_app(v, kc_url) for v in names}
+    lifespans = [asgi.Lifespan(app) for app in apps.values()]
+    for ls in lifespans:
+        await ls.__aenter__()
+
+    n = args.calls
+    repeated = common.tokens(0, 1)[0]
+    sanity: dict[str, dict[str, int]] = {}
+    for v, app in apps.items():
+        sanity[v] = {
+            "valid": await asgi.request(app, repeated),
+            "no token": await asgi.request(app, None),
+            "bad token": await asgi.request(app, repeated[:-8] + "AAAAAAAA"),
+            "public path": await asgi.request(app, None, "/health"),
+        }
+    # middleware + auth.principal must verify once per request: count verify calls
+    verify_calls: dict[str, int] = {}
+    for v in names:
+        auth = getattr(apps[v].state, "bench_auth", None)
+        if auth is None:
+            continue
+        calls = 0
+
+        async def counting(token: str, _original: Any = auth.verify) -> Any:
+            nonlocal calls
+            calls += 1
+            return await _original(token)
+
+        auth.verify = counting
+        for t in common.tokens(2, 10):
+            await asgi.request(apps[v], t)
+        del auth.verify  # back to the class's method
+        verify_calls[v] = calls
+    # warm-up (the peer fetches its key set on the first request)
+    for app in apps.values():
+        await asgi.timed_requests(app, [repeated] * 200)
+        await asgi.timed_requests(app, common.tokens(1, 200))
+
+    us: dict[str, dict[str, list[float]]] = {m: {v: [] for v in names} for m in ("repeated", "new")}
+    statuses: set[int] = set()
+    base = 1000
+    for r in range(args.rounds):
+        fresh = common.tokens(base + r * n, n)  # each app has its own cache: all may share a slice
+        for v in rotated(names, r):
+            for mode in rotated(["repeated", "new"], r):
+                toks = fresh if mode == "new" else [repeated] * n
+                gc.collect()
+                seconds, st = await asgi.timed_requests(apps[v], toks)
+                statuses.update(st)
+                us[mode][v].append(seconds / n * 1e6)
+    for ls in lifespans:
+        await ls.__aexit__(None, None, None)
+    return {
+        "requests_per_round": n,
+        "rounds": args.rounds,
+        "labels": {v: asgi.VARIANTS[v] for v in names},
+        "us": us,
+        "statuses": sorted(statuses),
+        "sanity": sanity,
+        "verify_calls_per_10_requests": verify_calls,
+    }
+
+
+@scenario("asgi")
+def asgi_scenario(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.fake_keycloak import running_server, server_stats
+
+    with running_server() as kc_url:
+        result = asyncio.run(_asgi(args, kc_url))
+        result["keycloak_requests"] = server_stats(kc_url)
+    return result
+
+
+# --- scenario 3b: uvicorn over loopback -----------------------------------------------------------
+
+
+@scenario("uvicorn")
+def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks import loadgen
+    from benchmarks.fake_keycloak import running_server, server_stats
+
+    names = [v for v in asgi.VARIANTS if ours.available() or not v.startswith("ours")]
+    repeated = common.tokens(0, 1)[0]
+    results: dict[str, dict[str, list[dict[str, float]]]] = {m: {v: [] for v in names} for m in ("repeated", "new")}
+    slice_size = args.max_requests
+    with running_server() as kc_url, loadgen.Servers(names, kc_url) as servers:
+        sanity = {v: servers.check(v, repeated) for v in names}
+        tokens_dir = common.CACHE / "uvicorn"
+        tokens_dir.mkdir(exist_ok=True)
+        for v in names:  # warm-up
+            loadgen.run(servers.url(v), token=repeated, duration=1, max_requests=2000)
+        for r in range(args.rounds):
+            # every server has its own cache; round r uses one fresh slice for all of them
+            token_file = tokens_dir / f"round{r}.txt"
+            token_file.write_text("\n".join(common.iter_tokens(r * slice_size, (r + 1) * slice_size)) + "\n")
+            for v in rotated(names, r):
+                for mode in rotated(["repeated", "new"], r):
+                    res = loadgen.run(
+                        servers.url(v),
+                        token=repeated if mode == "repeated" else None,
+                        token_file=None if mode == "repeated" else token_file,
+                        duration=args.duration,
+                        max_requests=slice_size,
+                    )
+                    results[mode][v].append(res)
+            token_file.unlink()
+        stats = server_stats(kc_url)
+    return {
+        "tool": loadgen.tool(),
+        "connections": loadgen.CONNECTIONS,
+        "duration": args.duration,
+        "max_requests": slice_size,
+        "rounds": args.rounds,
+        "labels": {v: asgi.VARIANTS[v] for v in names},
+        "results": results,
+        "sanity": sanity,
+        "keycloak_requests": stats,
+    }
+
+
+# --- scenario 4: cold start -------------------------------------------------------------------------
+
+
+async def _cold_start(args: argparse.Namespace) -> dict[str, Any]:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from fastapi_kc import KeycloakMiddleware
+
+    n = 1000
+    delay = 0.05
+    out: dict[str, Any] = {"requests": n, "keycloak_delay_ms": delay * 1000}
+
+    # (a) a fresh process: start-up (discovery + key set), then 1,000 concurrent requests
+    fake = FakeKeycloak(delay=delay)
+    auth = ours.make_auth(fake.client(), fake.internal_url)
+    app = asgi.build_app("bare", fake.internal_url)
+    app.add_middleware(KeycloakMiddleware, auth=auth)
+    toks = common.tokens(0, n)
+    t0 = time.perf_counter()
+    async with asgi.Lifespan(app):
+        statuses = await asyncio.gather(*(asgi.request(app, t) for t in toks))
+        elapsed = time.perf_counter() - t0
+    out["fresh"] = {
+        "jwks_fetches": fake.jwks_fetches,
+        "keycloak_requests": dict(fake.counts),
+        "seconds": elapsed,
+        "statuses": _count(statuses),
+    }
+
+    # (b) the cache has no key for the tokens' kid (rotation): 1,000 concurrent requests
+    fake = FakeKeycloak(delay=delay)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    fake.jwks_override = {"keys": [common.public_jwk(other, kid="previous-key")]}
+    cooldown = 0.2
+    auth = ours.make_auth(fake.client(), fake.internal_url, jwks_cooldown_seconds=cooldown)
+    app = asgi.build_app("bare", fake.internal_url)
+    app.add_middleware(KeycloakMiddleware, auth=auth)
+    async with asgi.Lifespan(app):
+        await asyncio.sleep(cooldown * 1.5)  # a rotation happens long after start-up
+        fake.jwks_override = None  # Keycloak now signs with (and serves) the new key
+        before = fake.jwks_fetches
+        toks = common.tokens(n, n)
+        t0 = time.perf_counter()
+        statuses = await asyncio.gather(*(asgi.request(app, t) for t in toks))
+        elapsed = time.perf_counter() - t0
+    out["rotated"] = {
+        "jwks_fetches": fake.jwks_fetches - before,
+        "seconds": elapsed,
+        "statuses": _count(statuses),
+    }
+    return out
+
+
+def _count(statuses: list[int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in statuses:
+        out[str(s)] = out.get(str(s), 0) + 1
+    return out
+
+
+@scenario("cold_start")
+def cold_start(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_cold_start(args))
+
+
+# --- scenario 5: unknown-kid flood ----------------------------------------------------------------
+
+
+async def _kid_flood(args: argparse.Namespace) -> dict[str, Any]:
+    from fastapi_kc import KeycloakMiddleware
+
+    flood, attackers, clients, cooldown = 10_000, 20, 5, 2.0
+    fake = FakeKeycloak(delay=0.02)
+    auth = ours.make_auth(fake.client(), fake.internal_url, jwks_cooldown_seconds=cooldown)
+    app = asgi.build_app("bare", fake.internal_url)
+    app.add_middleware(KeycloakMiddleware, auth=auth)
+    now = int(time.time())
+    rng = random.Random(7)
+    bad = [
+        common.unsigned_with_kid(
+            common.claims(i, now), "".join(rng.choices(string.ascii_letters + string.digits, k=22))
+        )
+        for i in range(flood)
+    ]
+    valid = iter(common.tokens(0, 40_000))
+    loop_time = asyncio.get_running_loop().time
+
+    async def client(latencies: list[float], stop: asyncio.Event | None, count: int = 0) -> list[int]:
+        statuses = []
+        i = 0
+        while (stop is not None and not stop.is_set()) or (stop is None and i < count):
+            t0 = loop_time()
+            statuses.append(await asgi.request(app, next(valid)))
+            latencies.append(loop_time() - t0)
+            i += 1
+            await asyncio.sleep(0)
+        return statuses
+
+    async with asgi.Lifespan(app):
+        baseline: list[float] = []
+        await client(baseline, None, 2000)
+        await asyncio.sleep(cooldown * 1.05)  # the flood starts once a refetch is allowed
+        before = fake.jwks_fetches
+        queue = iter(bad)
+        attack_statuses: list[int] = []
+
+        async def attacker() -> None:
+            for token in queue:
+                attack_statuses.append(await asgi.request(app, token))
+
+        stop = asyncio.Event()
+        during: list[float] = []
+        t0 = time.perf_counter()
+        client_tasks = [asyncio.create_task(client(during, stop)) for _ in range(clients)]
+        await asyncio.gather(*(attacker() for _ in range(attackers)))
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        valid_statuses = [s for task in client_tasks for s in await task]
+        fetches = fake.jwks_fetches - before
+    return {
+        "flood_tokens": flood,
+        "attackers": attackers,
+        "valid_clients": clients,
+        "cooldown_s": cooldown,
+        "flood_seconds": elapsed,
+        "jwks_fetches": fetches,
+        "allowed_fetches": 1 + int(elapsed // cooldown),
+        "attack_statuses": _count(attack_statuses),
+        "valid_statuses": _count(valid_statuses),
+        "valid_served": len(during),
+        "baseline_p50_us": percentile(baseline, 50) * 1e6,
+        "baseline_p99_us": percentile(baseline, 99) * 1e6,
+        "flood_p50_us": percentile(during, 50) * 1e6,
+        "flood_p99_us": percentile(during, 99) * 1e6,
+    }
+
+
+@scenario("kid_flood")
+def kid_flood(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_kid_flood(args))
+
+
+# --- scenario 6: memory ------------------------------------------------------------------------------
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _memory(args: argparse.Namespace) -> dict[str, Any]:
+    fake = FakeKeycloak()
+    auth = await ours.start_auth(fake.client(), fake.internal_url)
+    for t in common.tokens(0, 50):
+        await auth.verify(t)
+    gc.collect()
+    idle = _status_kb("VmRSS")
+    try:  # reset the high-water mark to the idle RSS (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+        hwm_reset = True
+    except OSError:
+        hwm_reset = False
+    count = 0
+    t0 = time.perf_counter()
+    for token in common.iter_tokens(0, common.POOL_SIZE):
+        await auth.verify(token)
+        count += 1
+    elapsed = time.perf_counter() - t0
+    gc.collect()
+    after = _status_kb("VmRSS")
+    peak = _status_kb("VmHWM")
+    cache = getattr(getattr(auth, "_verifier", None), "_cache", None)
+    await ours.stop_auth(auth)
+    return {
+        "tokens": count,
+        "idle_rss_mb": idle / 1024,
+        "peak_rss_mb": peak / 1024,
+        "after_rss_mb": after / 1024,
+        "peak_above_idle_mb": (peak - idle) / 1024 if hwm_reset else (after - idle) / 1024,
+        "hwm_reset": hwm_reset,
+        "cache_entries": len(cache) if cache is not None else None,
+        "seconds": elapsed,
+    }
+
+
+@scenario("memory")
+def memory(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_memory(args))
+
+
+# --- scenario 7: service tokens ------------------------------------------------------------------
+
+
+async def _service_tokens(args: argparse.Namespace) -> dict[str, Any]:
+    from fastapi_kc import ServiceTokenClient
+
+    n = 1000
+    fake = FakeKeycloak(delay=0.05)
+    async with ServiceTokenClient(ours.settings(fake.internal_url), http_client=fake.client()) as client:
+        t0 = time.perf_counter()
+        got = await asyncio.gather(*(client.get_token() for _ in range(n)))
+        first = time.perf_counter() - t0
+        first_requests = fake.token_requests
+        t0 = time.perf_counter()
+        again = await asyncio.gather(*(client.get_token() for _ in range(n)))
+        second = time.perf_counter() - t0
+    return {
+        "callers": n,
+        "keycloak_delay_ms": 50,
+        "token_requests": first_requests,
+        "distinct_tokens": len(set(got)),
+        "seconds": first,
+        "cached_wave_token_requests": fake.token_requests - first_requests,
+        "cached_wave_seconds": second,
+        "cached_wave_same_token": set(again) == set(got),
+    }
+
+
+@scenario("service_tokens")
+def service_tokens(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_service_tokens(args))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.worker")
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--max-requests", type=int, default=30_000)
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    result = SCENARIOS[args.scenario](args)
+    result["wall_seconds"] = time.perf_counter() - t0
+    result["pid"] = os.getpid()
+    Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
