@@ -24,9 +24,9 @@ from benchmarks.report import Report
 
 # scenario -> worker arguments (full run, quick run)
 PLAN: dict[str, tuple[list[str], list[str]]] = {
-    "verify_new": (["--rounds", "25", "--calls", "300"], ["--rounds", "5", "--calls", "100"]),
-    "verify_repeated": (["--rounds", "25", "--calls", "300"], ["--rounds", "5", "--calls", "100"]),
-    "asgi": (["--rounds", "25", "--calls", "300"], ["--rounds", "5", "--calls", "150"]),
+    "verify_new": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
+    "verify_repeated": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
+    "asgi": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "150"]),
     "uvicorn": (
         ["--rounds", "5", "--duration", "3", "--max-requests", "20000"],
         ["--rounds", "1", "--duration", "2", "--max-requests", "20000"],

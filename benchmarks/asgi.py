@@ -22,6 +22,7 @@ ASGIApp = Callable[..., Awaitable[None]]
 # name -> label; the order is the table's order
 VARIANTS = {
     "bare": "bare endpoint (no auth)",
+    "floor_mw": "floor in a minimal ASGI middleware",
     "ours_dep": "fastapi_kc: Depends(auth.principal)",
     "ours_mw": "fastapi_kc: KeycloakMiddleware",
     "ours_mw_dep": "fastapi_kc: middleware + auth.principal",
@@ -130,11 +131,46 @@ def _endpoint(app: FastAPI, dependency: Any = None) -> None:
         return {"ok": True}
 
 
+class FloorMiddleware:
+    """The framework's floor: the cryptographic floor (RS256 + base64/JSON) in the least middleware.
+
+    No claim checks, no errors beyond a bare 401: what any validator in a middleware must at
+    least pay, cold caches included, to compare ``fastapi_kc``'s middleware with.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        from benchmarks.verifiers import floor_verifiers
+
+        self.app = app
+        self.floor = floor_verifiers()[0].verify
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health":
+            claims = None
+            for name, value in scope["headers"]:
+                if name == b"authorization" and value[:7] == b"Bearer ":
+                    try:
+                        claims = self.floor(value[7:].decode("ascii"))
+                    except Exception:
+                        claims = None
+            if claims is None:
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            scope["user"] = claims
+        await self.app(scope, receive, send)
+
+
 def build_app(variant: str, internal_url: str, http_client: Any = None) -> FastAPI:
     """The FastAPI app of one variant; ``internal_url`` is the (fake) Keycloak's."""
     if variant == "bare":
         app = FastAPI()
         _endpoint(app)
+        return app
+    if variant == "floor_mw":
+        app = FastAPI()
+        _endpoint(app)
+        app.add_middleware(FloorMiddleware)
         return app
     if variant.startswith("ours"):
         from fastapi_kc import KeycloakMiddleware
