@@ -7,14 +7,13 @@ header is strict.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Final
 
 from fastapi_kc._errors import InvalidRequestError, MissingTokenError
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _AUTHORIZATION: Final = b"authorization"
 
 
@@ -30,16 +29,15 @@ def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
         raise MissingTokenError("a bearer token is required", reason="no_token")
     if len(values) > 1:
         raise InvalidRequestError("more than one Authorization header", reason="header_repeated")
-    try:
-        text = values[0].decode("ascii")
-    except UnicodeDecodeError:
-        raise InvalidRequestError("Authorization header is not ASCII", reason="header_malformed") from None
-    scheme, _, token = text.strip(" ").partition(" ")
-    if scheme.lower() != "bearer":
+    scheme, _, token = values[0].strip(b" ").partition(b" ")
+    if scheme.lower() != b"bearer":
         raise MissingTokenError("a bearer token is required", reason="other_scheme")
-    token = token.strip(" ")
+    token = token.strip(b" ")
     if not token:
         raise InvalidRequestError("the bearer token is empty", reason="header_malformed")
-    if not _B64TOKEN.fullmatch(token):
+    # Deleting every allowed byte must leave nothing: one pass in C, where a regex over a
+    # kilobyte-long token costs more than the rest of a cached verification.
+    body = token.rstrip(b"=")
+    if not body or body.translate(None, _B64TOKEN_CHARS):
         raise InvalidRequestError("the bearer token has illegal characters", reason="header_malformed")
-    return token
+    return token.decode("ascii")

@@ -239,13 +239,18 @@ class Principal:
         return self.subject
 
     @property
-    def grants(self) -> list[str]:
+    def grants(self) -> tuple[str, ...]:
         """Everything this caller holds, as strings for Starlette's `AuthCredentials`/`@requires`."""
-        grants = ["authenticated"]
-        grants += [f"realm:{role}" for role in sorted(self.realm_roles)]
-        grants += [f"client:{client}:{role}" for client, roles in self.client_roles.items() for role in sorted(roles)]
-        grants += [f"scope:{scope}" for scope in sorted(self.scopes)]
-        return grants
+
+        def build() -> tuple[str, ...]:
+            grants = ["authenticated"]
+            grants += [f"realm:{role}" for role in sorted(self.realm_roles)]
+            grants += [f"client:{c}:{role}" for c, roles in self.client_roles.items() for role in sorted(roles)]
+            grants += [f"scope:{scope}" for scope in sorted(self.scopes)]
+            return tuple(grants)
+
+        result: tuple[str, ...] = self._memo("grants", build)
+        return result
 
     def __repr__(self) -> str:
         kind = "service account" if self.is_service_account else "user"
