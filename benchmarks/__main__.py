@@ -28,8 +28,8 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
     "verify_repeated": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
     "asgi": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "150"]),
     "uvicorn": (
-        ["--rounds", "5", "--duration", "3", "--max-requests", "20000"],
-        ["--rounds", "1", "--duration", "2", "--max-requests", "20000"],
+        ["--rounds", "5", "--duration", "3", "--max-requests", "100000"],
+        ["--rounds", "1", "--duration", "2", "--max-requests", "100000"],
     ),
     "cold_start": ([], []),
     "kid_flood": ([], []),

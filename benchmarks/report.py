@@ -248,8 +248,10 @@ class Report:
             rows,
             [
                 f"uvicorn (uvloop, httptools), one process per variant; load: {d['tool']}, 1 thread, "
-                f"{d['connections']} connections, {d['rounds']} interleaved rounds of at most {d['duration']:g} s "
-                f"and {d['max_requests']:,} requests; the load generator shares the 2 cores with the server.",
+                f"{d['connections']} connections, {d['rounds']} interleaved rounds of {d['duration']:g} s "
+                f"(at most {d['max_requests']:,} requests); the load generator shares the 2 cores with the server.",
+                f"New tokens: a fresh slice of {d.get('new_tokens_per_round', 0):,} distinct tokens per round"
+                + _reuse_note(d["results"]["new"]),
             ],
         )
 
@@ -538,6 +540,14 @@ class Report:
         ax.set_xlabel("requests per second (higher is better)")
         ax.set_title(f"3b. uvicorn over loopback ({d['tool']})")
         ax.legend(fontsize=8, loc="lower right")
+
+
+def _reuse_note(runs_by_variant: dict[str, list[dict[str, Any]]]) -> str:
+    """Which authenticating variants saw a token twice (the bare endpoint's reuse does not matter)."""
+    reused = [v for v, runs in runs_by_variant.items() if v != "bare" and any(x.get("tokens_reused") for x in runs)]
+    if not reused:
+        return "; no authenticating server exhausted its slice (the bare endpoint may cycle: it checks nothing)."
+    return f"; these cycled through their slice and saw tokens again: {', '.join(reused)}."
 
 
 def _safe_div(a: float, b: float) -> float:

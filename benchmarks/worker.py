@@ -208,7 +208,10 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
     names = [v for v in asgi.VARIANTS if (ours.available() or not v.startswith("ours")) and v != "floor_mw"]
     repeated = common.tokens(0, 1)[0]
     results: dict[str, dict[str, list[dict[str, float]]]] = {m: {v: [] for v in names} for m in ("repeated", "new")}
-    slice_size = args.max_requests
+    # Requests are bounded by the duration and, as a safety, by --max-requests (high enough never
+    # to cut a run short: wrk divides by the full duration). New tokens come from a slice of the
+    # pool per round; a server faster than slice/duration would see tokens again (reported).
+    slice_size = min(common.POOL_SIZE // max(1, args.rounds), 20_000)
     with running_server() as kc_url, loadgen.Servers(names, kc_url) as servers:
         sanity = {v: servers.check(v, repeated) for v in names}
         tokens_dir = common.CACHE / "uvicorn"
@@ -226,8 +229,9 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
                         token=repeated if mode == "repeated" else None,
                         token_file=None if mode == "repeated" else token_file,
                         duration=args.duration,
-                        max_requests=slice_size,
+                        max_requests=args.max_requests,
                     )
+                    res["tokens_reused"] = mode == "new" and res["requests"] > slice_size
                     results[mode][v].append(res)
             token_file.unlink()
         stats = server_stats(kc_url)
@@ -235,7 +239,8 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
         "tool": loadgen.tool(),
         "connections": loadgen.CONNECTIONS,
         "duration": args.duration,
-        "max_requests": slice_size,
+        "max_requests": args.max_requests,
+        "new_tokens_per_round": slice_size,
         "rounds": args.rounds,
         "labels": {v: asgi.VARIANTS[v] for v in names},
         "results": results,
