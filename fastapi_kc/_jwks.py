@@ -126,5 +126,6 @@ class KeySetCache:
             f"; no longer trusted: {', '.join(sorted(removed))}" if removed else "",
         )
         for reason in keys.skipped:
-            logger.warning("key set entry ignored: %s", reason)
+            # Routine for Keycloak (its JWKS also lists an encryption key), so not a warning.
+            logger.info("key set entry not used for verification: %s", reason)
         return keys
