@@ -497,17 +497,20 @@ class Report:
         floor = new["us"]["floor"]
         vals_new = [med(per_round(new["us"][n], floor, lambda a, b: a / b)) for n in names]
         y = list(range(len(names)))
-        ax.barh([i + 0.2 for i in y], vals_new, height=0.4, label="new token", color="#4c72b0")
+        bars = ax.barh([i + 0.2 for i in y], vals_new, height=0.4, label="new token", color="#4c72b0")
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
         if rep:
             rfloor = rep["us"]["floor"]
             vals_rep = [med(per_round(rep["us"][n], rfloor, lambda a, b: a / b)) for n in names]
-            ax.barh([i - 0.2 for i in y], vals_rep, height=0.4, label="repeated token", color="#55a868")
+            bars = ax.barh([i - 0.2 for i in y], vals_rep, height=0.4, label="repeated token", color="#55a868")
+            ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
         ax.axvline(1.0, color="black", lw=1, ls="--", label="floor")
         ax.axvline(1.3, color="#c44e52", lw=1, ls=":", label="target (new) 1.3x")
         ax.set_yticks(y)
         ax.set_yticklabels([new["labels"][n].replace(" (deprecated)", "") for n in names], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("time per verification, x floor")
+        ax.margins(x=0.12)
         ax.set_title("1-2. verify one token")
         ax.legend(fontsize=8, loc="upper right")
 
@@ -519,13 +522,15 @@ class Report:
         for offset, mode, color in ((0.2, "new", "#4c72b0"), (-0.2, "repeated", "#55a868")):
             bare = d["us"][mode]["bare"]
             vals = [max(0.0, med(per_round(d["us"][mode][v], bare, lambda a, b: a - b))) for v in names]
-            ax.barh([i + offset for i in y], vals, height=0.4, label=f"{mode} tokens", color=color)
+            bars = ax.barh([i + offset for i in y], vals, height=0.4, label=f"{mode} tokens", color=color)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=2)
         ax.set_yticks(y)
         ax.set_yticklabels([labels[v] for v in names], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("auth overhead per request, us (request minus bare endpoint)")
         ax.set_title("3a. in process (ASGI)")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.margins(x=0.15)
+        ax.legend(fontsize=8, loc="upper right")
 
     def _plot_uvicorn(self, ax: Any) -> None:
         d = self.r["uvicorn"]
@@ -533,11 +538,13 @@ class Report:
         y = list(range(len(names)))
         for offset, mode, color in ((0.2, "new", "#4c72b0"), (-0.2, "repeated", "#55a868")):
             vals = [med([x["rps"] for x in d["results"][mode][v]]) for v in names]
-            ax.barh([i + offset for i in y], vals, height=0.4, label=f"{mode} tokens", color=color)
+            bars = ax.barh([i + offset for i in y], vals, height=0.4, label=f"{mode} tokens", color=color)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=2)
         ax.set_yticks(y)
         ax.set_yticklabels([d["labels"][v] for v in names], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("requests per second (higher is better)")
+        ax.margins(x=0.15)
         ax.set_title(f"3b. uvicorn over loopback ({d['tool']})")
         ax.legend(fontsize=8, loc="lower right")
 
