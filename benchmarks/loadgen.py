@@ -9,6 +9,7 @@ so its absolute figures are lower; the ratios stay comparable). Traffic goes to 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import socket
@@ -60,6 +61,9 @@ end
 
 
 def tool() -> str:
+    """``wrk`` when installed, unless ``BENCH_LOADGEN=python`` asks for the Python client."""
+    if os.environ.get("BENCH_LOADGEN") == "python":
+        return "python"
     return "wrk" if shutil.which("wrk") else "python"
 
 
