@@ -8,6 +8,7 @@ tokens stay issued under `localhost`: the Docker/Kubernetes split of field notes
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -134,14 +135,21 @@ class KeycloakServer:
             f"--db-url=jdbc:h2:file:{self.workdir / 'db' / 'keycloakdb'};NON_KEYWORDS=VALUE",
             "--import-realm", f"-Dkeycloak.migration.dir={import_dir}", *self.extra_options,
         ]  # fmt: skip
-        env = {**os.environ, "KC_BOOTSTRAP_ADMIN_USERNAME": ADMIN_USER, "KC_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "KC_DIR_IMPORT": str(import_dir)}  # fmt: skip
-        log = self.log_path.open("ab")
-        started = time.monotonic()
-        self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                         start_new_session=True)  # fmt: skip
-        log.close()
-        self._wait_ready(started)
+        # Only our options configure Keycloak: a stray KC_* or KEYCLOAK_* variable of the caller's
+        # shell would silently change it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KC_", "KEYCLOAK_"))}
+        env.update(KC_BOOTSTRAP_ADMIN_USERNAME=ADMIN_USER, KC_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                   KC_DIR_IMPORT=str(import_dir))  # fmt: skip
+        # start-dev rebuilds into the shared distribution folder: one start at a time (tests and
+        # `make demo` may start instances together).
+        with (CACHE / "start.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            log = self.log_path.open("ab")
+            started = time.monotonic()
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                             start_new_session=True)  # fmt: skip
+            log.close()
+            self._wait_ready(started)
         self.startup_seconds = time.monotonic() - started
         return self
 
@@ -200,8 +208,8 @@ class KeycloakServer:
     # --- helpers for tests and the demo --------------------------------------------------
 
     def token(self, client_id: str, *, username: str | None = None, password: str | None = None,
-              client_secret: str | None = None, scope: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """A token response from the realm `demo`, requested through the internal URL."""
+              client_secret: str | None = None, scope: str | None = None, realm: str = "demo") -> dict[str, Any]:  # fmt: skip
+        """A token response from `realm`, requested through the internal URL."""
         form = {"client_id": client_id}
         if username is not None:
             form.update(grant_type="password", username=username, password=password or "")
@@ -211,7 +219,7 @@ class KeycloakServer:
             form["client_secret"] = client_secret
         if scope is not None:
             form["scope"] = scope
-        return self._post_form(f"{self.internal_url}/realms/demo/protocol/openid-connect/token", form)
+        return self._post_form(f"{self.internal_url}/realms/{realm}/protocol/openid-connect/token", form)
 
     def admin_token(self) -> str:
         form = {"grant_type": "password", "client_id": "admin-cli", "username": ADMIN_USER, "password": ADMIN_PASSWORD}

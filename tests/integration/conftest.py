@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def keycloak() -> Iterator[KeycloakServer]:
     server = KeycloakServer()
     server.start()
-    print(f"\nKeycloak started in {server.startup_seconds:.1f} s on {server.internal_url}")  # noqa: T201
+    print(f"\nKeycloak started in {server.startup_seconds:.1f} s on {server.internal_url}")
     yield server
     server.close()
 
