@@ -207,8 +207,16 @@ class KeycloakServer:
 
     # --- helpers for tests and the demo --------------------------------------------------
 
-    def token(self, client_id: str, *, username: str | None = None, password: str | None = None,
-              client_secret: str | None = None, scope: str | None = None, realm: str = "demo") -> dict[str, Any]:  # fmt: skip
+    def token(
+        self,
+        client_id: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        client_secret: str | None = None,
+        scope: str | None = None,
+        realm: str = "demo",
+    ) -> dict[str, Any]:
         """A token response from `realm`, requested through the internal URL."""
         form = {"client_id": client_id}
         if username is not None:

@@ -45,10 +45,9 @@ def unknown_kid_token(issuer: str) -> str:
 
 def add_rsa_key(keycloak: KeycloakServer, realm: str) -> str:
     realm_id = keycloak.admin("GET", realm)["id"]
-    keycloak.admin("POST", f"{realm}/components", {
-        "name": "rsa-rotated", "providerId": "rsa-generated", "providerType": KEY_PROVIDER, "parentId": realm_id,
-        "config": {"priority": ["500"], "keySize": ["2048"], "active": ["true"], "enabled": ["true"], "algorithm": ["RS256"]},
-    })  # fmt: skip
+    config = {"priority": ["500"], "keySize": ["2048"], "active": ["true"], "enabled": ["true"], "algorithm": ["RS256"]}
+    component = {"name": "rsa-rotated", "providerId": "rsa-generated", "providerType": KEY_PROVIDER}
+    keycloak.admin("POST", f"{realm}/components", {**component, "parentId": realm_id, "config": config})
     return realm_id
 
 
