@@ -1,0 +1,142 @@
+"""A small shop API secured by Keycloak through fastapi_kc.
+
+Who may call what (users and roles come from `keycloak_dev/realm-demo.json`):
+
+    GET  /health                 anyone (a public path of the middleware)
+    GET  /docs, /openapi.json    anyone; Swagger UI logs in with the public client `web` (code + PKCE)
+    GET  /me                     any signed-in user or service
+    GET  /admin                  realm role `admin`
+    GET  /orders                 client role `orders:read` of the `api` client
+    POST /checkout               realm role `customer`, and the `canCheckout` attribute must be true
+    POST /orders/{id}/ship       realm role `admin`; calls /internal/notify with the service's own token
+    POST /internal/notify        only the service account of the client `shop-api`
+    WS   /ws                     any signed-in user (bearer token in the handshake)
+
+Configuration is read from the environment: the `KEYCLOAK_*` variables of `KeycloakSettings`, and
+`SHOP_NOTIFY_URL`, the base URL of the service that /orders/{id}/ship notifies (this app itself by
+default, to keep the example to one process).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the annotations of the routes below at
+# run time, and they name `auth`, a local of create_app.
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+
+from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal, ServiceTokenClient
+
+API_CLIENT = "api"  # the Keycloak client that stands for this API: its roles, and the `aud` we accept
+SERVICE_CLIENT = "shop-api"  # the confidential client whose service account may call /internal/*
+SWAGGER_CLIENT = "web"  # the public client Swagger UI logs in with (authorization code + PKCE)
+PUBLIC_PATHS = ["/health", "/docs", "/docs/*", "/openapi.json"]
+
+
+def create_app(
+    settings: KeycloakSettings | None = None,
+    *,
+    notify_url: str | None = None,
+    keycloak_client: httpx.AsyncClient | None = None,
+) -> FastAPI:
+    """Build the shop API; `settings` default to the `KEYCLOAK_*` environment variables.
+
+    `keycloak_client` is the HTTP client used to reach Keycloak (tests pass one bound to a fake).
+
+    Raises:
+        ConfigurationError: a setting is missing or malformed. Keycloak itself is contacted only
+            when the app starts (its lifespan), where a wrong URL or issuer fails the start-up.
+    """
+    settings = settings or KeycloakSettings()
+    notify_url = notify_url or os.environ.get("SHOP_NOTIFY_URL", "http://127.0.0.1:8000")
+    auth = KeycloakAuth(settings, http_client=keycloak_client)
+    tokens = ServiceTokenClient(settings, http_client=keycloak_client)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Starting `auth` checks Keycloak's issuer and loads its keys: a wrong URL fails here,
+        # loudly, instead of at the first request. The token client fetches its token lazily.
+        async with (
+            auth,
+            tokens,
+            httpx.AsyncClient(base_url=notify_url, auth=tokens.auth(), timeout=10) as notifier,
+        ):
+            app.state.notifier = notifier
+            yield
+
+    app = FastAPI(
+        title="Example shop",
+        lifespan=lifespan,
+        swagger_ui_init_oauth=auth.swagger_ui_oauth(SWAGGER_CLIENT),
+    )
+    # Every request but the public paths needs a valid token; the middleware puts the Principal in
+    # `request.user`. The dependencies below reuse it (no second verification) and declare the
+    # security scheme in OpenAPI, which is what makes Swagger UI send the token.
+    app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=PUBLIC_PATHS)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/me")
+    async def me(user: Annotated[Principal, Depends(auth.principal)]) -> dict[str, Any]:
+        return {
+            "username": user.username,
+            "name": user.claims.get("name"),
+            "email": user.email,
+            "realm_roles": sorted(user.realm_roles),
+            "api_roles": sorted(user.client_roles.get(API_CLIENT, ())),
+            "service_account": user.is_service_account,
+        }
+
+    @app.get("/admin")
+    async def admin(user: Annotated[Principal, Depends(auth.require_roles("admin"))]) -> dict[str, str]:
+        return {"message": f"welcome to the back office, {user.username}"}
+
+    @app.get("/orders")
+    async def orders(
+        user: Annotated[Principal, Depends(auth.require_roles("orders:read", client=API_CLIENT))],
+    ) -> list[dict[str, Any]]:
+        return [{"id": 1, "customer": user.username, "total": "42.00"}]
+
+    @app.post("/checkout")
+    async def checkout(user: Annotated[Principal, Depends(auth.require_roles("customer"))]) -> dict[str, str]:
+        # A user attribute mapped into the token arrives as true, "true" or ["true"] depending on
+        # the mapper and the Keycloak version: claim_bool reads them all (field notes, section 4).
+        if not user.claim_bool("canCheckout"):
+            raise HTTPException(403, "checkout is disabled for this account")
+        return {"status": "paid", "customer": str(user.username)}
+
+    @app.post("/orders/{order_id}/ship")
+    @auth.roles_required("admin")  # the decorator form: no parameter needed in the endpoint
+    async def ship(order_id: int, request: Request) -> dict[str, Any]:
+        # Machine to machine: the notifier attaches this service's own client-credentials token
+        # (cached, renewed before expiry, one request to Keycloak for any number of callers).
+        notifier: httpx.AsyncClient = request.app.state.notifier
+        response = await notifier.post("/internal/notify", json={"order": order_id, "event": "shipped"})
+        response.raise_for_status()
+        return {"order": order_id, "shipped": True, "notification": response.json()}
+
+    @app.post("/internal/notify")
+    async def notify(
+        payload: dict[str, Any],
+        caller: Annotated[Principal, Depends(auth.require_service_account(SERVICE_CLIENT))],
+    ) -> dict[str, Any]:
+        return {"accepted": payload, "caller": caller.client_id}
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        # The middleware refused the handshake already if the token was missing or invalid.
+        user: Principal = websocket.user
+        await websocket.accept()
+        await websocket.send_json({"hello": user.username})
+        try:
+            while True:
+                text = await websocket.receive_text()
+                await websocket.send_json({"from": user.username, "echo": text})
+        except WebSocketDisconnect:
+            return
+
+    return app
