@@ -179,3 +179,200 @@ def classify_network_error(exc: BaseException) -> NetworkFailure:
     if "protocol" in lowered or "wrong version number" in lowered:
         return "protocol"
     return "other"
+
+
+# --- added for `fastapi-kc doctor`; the service can log the same texts --------------------------
+
+
+def describe_network_error(settings: KeycloakSettings, url: str, exc: BaseException) -> Diagnosis:
+    """`unreachable(...)` for an httpx error, with two cases `classify_network_error` conflates.
+
+    A TLS handshake against a plain-HTTP port ("wrong version number") and a server that hangs
+    up on a plain request (an HTTPS port) are a wrong scheme, not an untrusted certificate; a
+    certificate for another host name needs another URL, not a CA bundle.
+    """
+    failure = classify_network_error(exc)
+    detail = f"{type(exc).__name__}: {exc}"
+    chain = _exception_chain(exc)
+    text = " ".join(str(item) for item in chain).lower()
+    if _wrong_scheme(chain, text):
+        failure = "protocol"
+    if failure == "tls" and "hostname mismatch" in text:
+        return Diagnosis(
+            problem=f"cannot reach Keycloak at {url}: its TLS certificate is for another host name",
+            evidence=detail,
+            fix=(
+                f"use in {env_name('internal_url')} a host name the certificate names, or issue Keycloak a "
+                "certificate that names this one (verification is never switched off)"
+            ),
+        )
+    return unreachable(settings, url, failure, detail)
+
+
+def _wrong_scheme(chain: list[BaseException], text: str) -> bool:
+    if any(marker in text for marker in ("wrong version number", "record layer failure", "http_request")):
+        return True
+    return any(type(item).__name__ == "RemoteProtocolError" for item in chain)
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def realm_found_elsewhere(settings: KeycloakSettings, diagnosis: Diagnosis, url: str, auth_path: str) -> Diagnosis:
+    """A 404 (`diagnosis`) for the realm, while the realm answers at `url` under another path prefix."""
+    return Diagnosis(
+        problem=diagnosis.problem,
+        evidence=f"{diagnosis.evidence}; but GET {url} answered HTTP 200",
+        fix=(
+            f"set {env_name('auth_path')}={auth_path or '(empty)'}: this Keycloak serves realms "
+            + ("under /auth (Keycloak older than 17)" if auth_path else "without the /auth prefix (Keycloak 17+)")
+        ),
+    )
+
+
+def bad_ca_bundle(settings: KeycloakSettings, detail: str) -> Diagnosis:
+    return Diagnosis(
+        problem=f"{env_name('ca_bundle')} cannot be loaded as CA certificates",
+        evidence=f"{settings.ca_bundle}: {detail}",
+        fix=f"set {env_name('ca_bundle')} to a PEM file holding the certificate of the CA that signed Keycloak's",
+    )
+
+
+def plain_http(field: str, url: str) -> Diagnosis:
+    return Diagnosis(
+        problem=f"{env_name(field)} uses plain http to a host other than this machine",
+        evidence=url,
+        fix="acceptable in development only; serve Keycloak over https in production (field notes §6)",
+    )
+
+
+def clock_skew(settings: KeycloakSettings, skew: float, date_header: str) -> Diagnosis:
+    """This host's clock differs from Keycloak's by `skew` seconds (positive: ours is ahead)."""
+    direction = "ahead of" if skew > 0 else "behind"
+    effect = "tokens expire early here" if skew > 0 else "fresh tokens look issued in the future (iat) or not yet valid"
+    return Diagnosis(
+        problem=(
+            f"this machine's clock is {abs(skew):.0f} s {direction} Keycloak's; "
+            f"{env_name('leeway_seconds')} tolerates {settings.leeway_seconds:g} s"
+        ),
+        evidence=f"Keycloak's Date header: {date_header}; beyond the leeway {effect}",
+        fix="synchronise the clocks of this machine and Keycloak's (NTP, e.g. chrony or systemd-timesyncd)",
+    )
+
+
+def unknown_kid(settings: KeycloakSettings, kid: object, known: str) -> Diagnosis:
+    return Diagnosis(
+        problem=f"the token's key (kid {kid!r:.80}) is not one of the realm's signing keys",
+        evidence=f"{settings.jwks_url} has: {known}",
+        fix=(
+            f"the token comes from another realm or Keycloak than {settings.issuer!r}, or its key was removed "
+            "from the realm (Realm settings > Keys); get a new token from this realm"
+        ),
+    )
+
+
+def token_refused(settings: KeycloakSettings, reason: str, description: str, claims: dict[str, object]) -> Diagnosis:
+    """Why `TokenVerifier` refuses a token (its `InvalidTokenError.reason`), with what to change.
+
+    `claims` may be unverified: they are shown as evidence, never trusted.
+    """
+    aud, azp, iss, typ = (claims.get(name) for name in ("aud", "azp", "iss", "typ"))
+    audiences = ",".join(settings.audience)
+    causes: dict[str, tuple[str, str]] = {
+        "issuer": (
+            f"iss is {iss!r:.200}, expected {settings.issuer!r}",
+            "Keycloak writes into iss the URL the client used to get the token: clients must get tokens "
+            f"through {settings.public_url!r}, or set {env_name('public_url')} to that URL (or fix Keycloak's "
+            "`hostname` option so every client sees one URL)",
+        ),
+        "audience": (
+            f"aud is {aud!r:.200}, expected one of {audiences!r}; azp (the client the token was issued to) is "
+            f"{azp!r:.80}",
+            f"add an audience mapper to the client {azp!r:.80} (Keycloak: Clients > {azp!s:.80} > Client scopes > "
+            f"{azp!s:.80}-dedicated > Add mapper > By configuration > Audience, Included Client Audience "
+            f"{settings.audience[0]!r}), or set {env_name('audience')} if this API is known by another name",
+        ),
+        "token_type": (
+            f"typ is {typ!r:.80}, expected 'Bearer'",
+            "send the access_token of the token response, not the id_token or refresh_token",
+        ),
+        "expired": (
+            f"exp {claims.get('exp')!r:.40} is in the past (leeway {settings.leeway_seconds:g} s)",
+            "get a new token: access tokens live minutes (Realm settings > Tokens); clients refresh them",
+        ),
+        "not_yet_valid": (
+            f"nbf {claims.get('nbf')!r:.40} is in the future (leeway {settings.leeway_seconds:g} s)",
+            "synchronise this machine's clock with Keycloak's (NTP)",
+        ),
+        "issued_in_future": (
+            f"iat {claims.get('iat')!r:.40} is in the future (leeway {settings.leeway_seconds:g} s)",
+            f"synchronise this machine's clock with Keycloak's (NTP), or raise {env_name('leeway_seconds')}",
+        ),
+        "algorithm": (
+            f"allowed: {','.join(settings.algorithms)}",
+            f"add the realm's signature algorithm to {env_name('algorithms')}, or change the realm's default "
+            "signature algorithm (Realm settings > Tokens)",
+        ),
+        "signature": (
+            "the signature does not verify with the realm's key of the token's kid",
+            f"the token was altered or copied incompletely, or signed by another Keycloak; get a new token from "
+            f"{settings.issuer!r}",
+        ),
+        "malformed": (
+            "a compact JWS is three base64url parts separated by dots, the first a JSON header",
+            "send the access_token exactly as Keycloak returned it (no quotes, no line breaks, nothing cut off)",
+        ),
+        "too_large": (
+            f"{env_name('max_token_bytes')} is {settings.max_token_bytes}",
+            f"raise {env_name('max_token_bytes')}, or map fewer claims (groups, roles) into access tokens",
+        ),
+        "bound_token": (
+            "the token has a cnf claim (DPoP or mTLS binding)",
+            "this API accepts bearer tokens only: turn off DPoP / certificate-bound tokens for the client",
+        ),
+        "subject": (
+            "sub is missing",
+            "add the `basic` client scope to the client (Keycloak 25+ puts sub there)",
+        ),
+    }
+    evidence, fix = causes.get(reason, (f"reason: {reason}", "send an unmodified access token issued by this realm"))
+    return Diagnosis(problem=description, evidence=evidence, fix=fix)
+
+
+def token_request_refused(
+    settings: KeycloakSettings, status: int, error: str | None, description: str | None
+) -> Diagnosis:
+    """Keycloak refused the client-credentials request of `KEYCLOAK_CLIENT_ID` (never shows the secret)."""
+    client = settings.client_id
+    lowered = (description or "").lower()
+    found = f"POST {settings.token_url} answered HTTP {status}" + (f" {error}" if error else "")
+    found += f" ({description[:200]})" if description else ""
+    if "public client" in lowered:
+        problem = f"client {client!r} is a public client: it has no secret and no service account"
+        fix = f"use a confidential client in {env_name('client_id')} (Clients > {client} > Client authentication: On)"
+    elif "service account" in lowered:
+        problem = f"client {client!r} has no service account"
+        fix = f"enable 'Service accounts roles' for {client!r} (Keycloak: Clients > {client} > Capability config)"
+    elif "disabled" in lowered or "not enabled" in lowered:
+        problem = f"client {client!r} is disabled"
+        fix = f"enable the client in Keycloak (Clients > {client} > Enabled), or use another {env_name('client_id')}"
+    elif status in (400, 401) and error in ("invalid_client", "unauthorized_client"):
+        problem = f"Keycloak does not accept the client id {client!r} with this secret"
+        fix = (
+            f"check {env_name('client_id')} (it must exist in realm {settings.realm!r}) and copy the secret into "
+            f"{env_name('client_secret')} from Keycloak (Clients > {client} > Credentials); disabled clients "
+            "are refused the same way"
+        )
+    elif status == 429:
+        problem = "Keycloak is rate-limiting token requests"
+        fix = "wait and retry; ServiceTokenClient caches the token and backs off"
+    else:
+        problem = f"Keycloak refused the client-credentials request of {client!r}"
+        fix = "check Keycloak's logs for the client-credentials request (type CLIENT_LOGIN_ERROR)"
+    return Diagnosis(problem=problem, evidence=found, fix=fix)
