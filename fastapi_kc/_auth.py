@@ -21,7 +21,7 @@ import httpx
 from fastapi_kc import _diagnostics as diagnose
 from fastapi_kc._bearer import bearer_token
 from fastapi_kc._dependencies import Dependencies
-from fastapi_kc._errors import ConfigurationError, KeysUnavailableError
+from fastapi_kc._errors import AuthError, ConfigurationError, KeysUnavailableError
 from fastapi_kc._http import FetchError, create_http_client, get_json
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._keys import KeySet, key_set_from_jwks
@@ -150,7 +150,13 @@ class KeycloakAuth(Dependencies):
         Raises:
             AuthError: no or malformed Authorization header, or a token `verify` refuses.
         """
-        return await self.verify(bearer_token(headers))
+        try:
+            token = bearer_token(headers)
+        except AuthError as exc:
+            # Requests without credentials are routine (browsers probe, health checks): debug only.
+            logger.debug("request refused: reason=%s status=%d: %s", exc.reason, exc.status_code, exc.description)
+            raise
+        return await self.verify(token)
 
     # --- I/O -----------------------------------------------------------------------------------
 

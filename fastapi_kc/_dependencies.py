@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,6 +22,8 @@ from fastapi_kc._errors import AuthError, InsufficientScopeError
 from fastapi_kc._principal import Principal
 from fastapi_kc._responses import refusal_headers
 from fastapi_kc._settings import KeycloakSettings
+
+logger = logging.getLogger("fastapi_kc")
 
 Authenticate = Callable[[list[tuple[bytes, bytes]]], Awaitable[Principal]]
 PrincipalDependency = Callable[..., Awaitable[Principal]]
@@ -83,6 +86,7 @@ class Dependencies:
 
         async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
             if not check(principal):
+                logger.info("request refused: reason=forbidden status=403 subject=%s: %s", principal.subject, refusal)
                 raise self.http_exception(InsufficientScopeError(refusal, reason="forbidden"))
             return principal
 

@@ -9,11 +9,15 @@ ECDSA signature), and only if it is a public signing key.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
@@ -30,17 +34,25 @@ _MIN_RSA_BITS = 2048  # RFC 7518 §3.3: a key of 2048 bits or larger MUST be use
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
+SignatureCheck = Callable[[bytes, bytes], None]
+"""`check(signature, signing_input)`: returns, or raises `cryptography.exceptions.InvalidSignature`."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class VerificationKey:
-    """One public signing key of the realm and the algorithms it may verify."""
+    """One public signing key of the realm, with a prepared check for each algorithm it may verify."""
 
     kid: str
-    algorithms: frozenset[str]
+    checks: Mapping[str, SignatureCheck]
     public_key: PublicKey
     jwk: Mapping[str, Any] = field(repr=False)
 
+    @property
+    def algorithms(self) -> frozenset[str]:
+        return frozenset(self.checks)
+
     def allows(self, alg: str) -> bool:
-        return alg in self.algorithms
+        return alg in self.checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +104,8 @@ def key_set_from_jwks(document: Any, allowed_algorithms: Iterable[str], previous
             skipped.append(f"{key.kid}: kid published twice")
             continue
         old = previous.get(key.kid) if previous else None
-        keys[key.kid] = old if old is not None and old.jwk == key.jwk and old.algorithms == key.algorithms else key
+        same = old is not None and old.jwk == key.jwk and old.algorithms == key.algorithms
+        keys[key.kid] = old if old is not None and same else key
     return KeySet(keys, tuple(skipped))
 
 
@@ -117,7 +130,9 @@ def _import_key(entry: Any, allowed: frozenset[str]) -> VerificationKey:
         algorithms = algorithms & {declared}
     if not algorithms:
         raise ValueError(f"kty {kty!r}{f' crv {crv!r}' if crv else ''}, alg {declared!r}: no allowed algorithm uses it")
-    return VerificationKey(kid, algorithms, _public_key(entry, str(kty)), dict(entry))
+    public_key = _public_key(entry, str(kty))
+    checks = MappingProxyType({alg: signature_check(public_key, alg) for alg in sorted(algorithms)})
+    return VerificationKey(kid, checks, public_key, dict(entry))
 
 
 def _public_key(entry: dict[str, Any], kty: str) -> PublicKey:
@@ -147,3 +162,49 @@ def _import_public_key(members: dict[str, Any], kty: str) -> PublicKey:
         return okp_key
     except (JoseError, TypeError, KeyError) as exc:
         raise ValueError(f"invalid {kty} key: {exc}") from exc
+
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+_EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
+
+
+def signature_check(public_key: PublicKey, alg: str) -> SignatureCheck:
+    """The check of `alg` signatures with `public_key`, with padding and hash built once.
+
+    Raises:
+        ValueError: `alg` does not fit the key's type.
+    """
+    if isinstance(public_key, rsa.RSAPublicKey) and alg[:2] in ("RS", "PS"):
+        digest = _HASHES[alg[2:]]()
+        # RFC 7518 §3.5: for PS*, the salt is as long as the hash output.
+        scheme: padding.AsymmetricPadding = (
+            padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+            if alg.startswith("PS")
+            else padding.PKCS1v15()
+        )
+        rsa_verify = public_key.verify
+
+        def check_rsa(signature: bytes, data: bytes) -> None:
+            rsa_verify(signature, data, scheme, digest)
+
+        return check_rsa
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and alg in _EC_SIZES:
+        size, ecdsa, ec_verify = _EC_SIZES[alg], ec.ECDSA(_HASHES[alg[2:]]()), public_key.verify
+
+        def check_ec(signature: bytes, data: bytes) -> None:
+            ec_verify(_der_signature(signature, size), data, ecdsa)
+
+        return check_ec
+    if isinstance(public_key, ed25519.Ed25519PublicKey) and alg == "EdDSA":
+        return public_key.verify
+    raise ValueError(f"{alg} does not fit a {type(public_key).__name__}")
+
+
+def _der_signature(raw: bytes, size: int) -> bytes:
+    """JWS ECDSA signatures are `r || s` of fixed size (RFC 7518 §3.4); cryptography wants DER."""
+    if len(raw) != 2 * size:
+        raise InvalidSignature
+    r, s = int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
+    if r == 0 or s == 0:
+        raise InvalidSignature
+    return encode_dss_signature(r, s)

@@ -14,8 +14,16 @@ from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
-from fastapi_kc._errors import AuthError
+from fastapi_kc._errors import AuthError, ConfigurationError
 from fastapi_kc._responses import send_http_refusal, send_websocket_refusal
+
+
+class _StartFailed(Exception):
+    """Carries a start-up failure out of the wrapped `receive` to the middleware's lifespan branch."""
+
+    def __init__(self, error: ConfigurationError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class KeycloakMiddleware:
@@ -41,7 +49,13 @@ class KeycloakMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), send)
+            try:
+                await self.app(scope, self._lifespan_receive(receive), send)
+            except _StartFailed as failed:
+                # Raised inside the app's `receive`, before its own error handling: tell the
+                # server here, so it stops instead of serving with authentication not started.
+                await send({"type": "lifespan.startup.failed", "message": str(failed.error)})
+                raise failed.error from None
             return
         if kind not in ("http", "websocket") or self.is_public(scope["path"]):
             await self.app(scope, receive, send)
@@ -65,8 +79,10 @@ class KeycloakMiddleware:
             nonlocal started
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # A ConfigurationError raised here fails the application's start-up, as it should.
-                await self.auth.start()
+                try:
+                    await self.auth.start()
+                except ConfigurationError as exc:
+                    raise _StartFailed(exc) from exc
                 started = True
             elif message["type"] == "lifespan.shutdown" and started:
                 started = False

@@ -107,6 +107,8 @@ class ServiceTokenClient:
         task = self._inflight
         if task is None:
             if now < self._not_before:
+                if token is not None and now < token.expires_at:
+                    return token.value  # Keycloak asked to wait, and this one is still valid
                 raise TokenRequestError(
                     f"Keycloak asked to retry the token request later ({self._not_before - now:.0f} s)",
                     status_code=429,
