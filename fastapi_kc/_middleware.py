@@ -18,7 +18,7 @@ from fastapi_kc._errors import AuthError, ConfigurationError
 from fastapi_kc._responses import send_http_refusal, send_websocket_refusal
 
 
-class _StartFailed(Exception):
+class _StartupFailedError(Exception):
     """Carries a start-up failure out of the wrapped `receive` to the middleware's lifespan branch."""
 
     def __init__(self, error: ConfigurationError) -> None:
@@ -51,7 +51,7 @@ class KeycloakMiddleware:
         if kind == "lifespan":
             try:
                 await self.app(scope, self._lifespan_receive(receive), send)
-            except _StartFailed as failed:
+            except _StartupFailedError as failed:
                 # Raised inside the app's `receive`, before its own error handling: tell the
                 # server here, so it stops instead of serving with authentication not started.
                 await send({"type": "lifespan.startup.failed", "message": str(failed.error)})
@@ -82,7 +82,7 @@ class KeycloakMiddleware:
                 try:
                     await self.auth.start()
                 except ConfigurationError as exc:
-                    raise _StartFailed(exc) from exc
+                    raise _StartupFailedError(exc) from exc
                 started = True
             elif message["type"] == "lifespan.shutdown" and started:
                 started = False
