@@ -230,7 +230,8 @@ def realm_found_elsewhere(settings: KeycloakSettings, diagnosis: Diagnosis, url:
         problem=diagnosis.problem,
         evidence=f"{diagnosis.evidence}; but GET {url} answered HTTP 200",
         fix=(
-            f"set {env_name('auth_path')}={auth_path or '(empty)'}: this Keycloak serves realms "
+            (f"set {env_name('auth_path')}={auth_path}" if auth_path else f"unset {env_name('auth_path')}")
+            + ": this Keycloak serves realms "
             + ("under /auth (Keycloak older than 17)" if auth_path else "without the /auth prefix (Keycloak 17+)")
         ),
     )
@@ -241,6 +242,18 @@ def bad_ca_bundle(settings: KeycloakSettings, detail: str) -> Diagnosis:
         problem=f"{env_name('ca_bundle')} cannot be loaded as CA certificates",
         evidence=f"{settings.ca_bundle}: {detail}",
         fix=f"set {env_name('ca_bundle')} to a PEM file holding the certificate of the CA that signed Keycloak's",
+    )
+
+
+def other_signing_keys(settings: KeycloakSettings, keys: list[str]) -> Diagnosis:
+    """The realm publishes signing keys whose algorithm is not allowed: fine unless it signs with them."""
+    return Diagnosis(
+        problem=f"the realm also publishes signing keys that {env_name('algorithms')} does not allow",
+        evidence=f"{settings.jwks_url}: " + "; ".join(keys),
+        fix=(
+            "tokens signed with them are refused: if the realm signs access tokens with that algorithm (Realm "
+            f"settings > Tokens > Default signature algorithm), add it to {env_name('algorithms')}"
+        ),
     )
 
 
@@ -359,15 +372,18 @@ def token_request_refused(
     elif "service account" in lowered:
         problem = f"client {client!r} has no service account"
         fix = f"enable 'Service accounts roles' for {client!r} (Keycloak: Clients > {client} > Capability config)"
-    elif "disabled" in lowered or "not enabled" in lowered:
-        problem = f"client {client!r} is disabled"
-        fix = f"enable the client in Keycloak (Clients > {client} > Enabled), or use another {env_name('client_id')}"
-    elif status in (400, 401) and error in ("invalid_client", "unauthorized_client"):
-        problem = f"Keycloak does not accept the client id {client!r} with this secret"
+    elif "disabled" in lowered or error == "invalid_client":
+        # Keycloak answers an unknown and a disabled client alike (invalid_client).
+        problem = f"Keycloak knows no enabled client {client!r} in realm {settings.realm!r}: unknown or disabled"
         fix = (
-            f"check {env_name('client_id')} (it must exist in realm {settings.realm!r}) and copy the secret into "
-            f"{env_name('client_secret')} from Keycloak (Clients > {client} > Credentials); disabled clients "
-            "are refused the same way"
+            f"check {env_name('client_id')} (client ids are case-sensitive) and that the client is enabled "
+            f"(Keycloak: Clients > {client} > Enabled)"
+        )
+    elif status in (400, 401) and error == "unauthorized_client":
+        problem = f"Keycloak refuses the secret of client {client!r}"
+        fix = (
+            f"copy the client's secret into {env_name('client_secret')} (Keycloak: Clients > {client} > Credentials; "
+            "a regenerated secret replaces the old one)"
         )
     elif status == 429:
         problem = "Keycloak is rate-limiting token requests"
