@@ -1,0 +1,250 @@
+"""One started `KeycloakAuth` and the two HTTP faces over it, driven from sync tests.
+
+A `Target` keeps its own event loop (`asyncio.Runner`) for the life of a test module, so the
+attack catalogue and the fuzzers pay the start-up once and then verify thousands of tokens.
+Each token is judged through three doors that must agree:
+
+- `auth.verify(token)`: a `Principal`, or an `AuthError`; any other exception fails the test;
+- a FastAPI app using the dependencies (`auth.principal`, `auth.require_roles`);
+- a FastAPI app behind `KeycloakMiddleware`.
+
+The apps are called as raw ASGI (no sockets, no threads): exactly the bytes a server would pass,
+including header bytes that an HTTP client library refuses to send. An exception escaping an
+app fails the test; so does any status of 500 or above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from fastapi_kc import AuthError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
+from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, FakeKeycloak
+from tests.support.tokens import AUDIENCE, INTERNAL_URL, PUBLIC_URL, REALM, SigningKey, b64url
+
+PUBLIC_PATHS = ("/health",)
+PATHS = ("/me", "/admin", "/orders")  # identity only, a realm role, a client role
+
+
+def settings_values(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "public_url": PUBLIC_URL,
+        "internal_url": INTERNAL_URL,
+        "realm": REALM,
+        "audience": AUDIENCE,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
+    values.update(overrides)
+    return values
+
+
+def build_settings(**overrides: Any) -> KeycloakSettings:
+    """Settings from arguments only: the developer's own KEYCLOAK_* variables are kept out."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("KEYCLOAK_"):
+                patch.delenv(name)
+        return KeycloakSettings(**settings_values(**overrides))
+
+
+def dependency_app(auth: KeycloakAuth) -> FastAPI:
+    """Routes protected by the FastAPI dependencies."""
+    app = FastAPI(lifespan=auth.lifespan)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/me")
+    async def me(principal: Principal = Depends(auth.principal)) -> dict[str, Any]:
+        return {"sub": principal.subject}
+
+    @app.get("/admin")
+    async def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> dict[str, Any]:
+        return {"sub": principal.subject}
+
+    @app.get("/orders")
+    async def orders(principal: Principal = Depends(auth.require_roles("orders:read", client=AUDIENCE))) -> Any:
+        return {"sub": principal.subject}
+
+    return app
+
+
+def middleware_app(auth: KeycloakAuth) -> FastAPI:
+    """The same routes behind `KeycloakMiddleware`; the role routes reuse its Principal."""
+    app = FastAPI()
+    app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=list(PUBLIC_PATHS))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/me")
+    async def me(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.user.subject})
+
+    @app.get("/admin")
+    async def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> dict[str, Any]:
+        return {"sub": principal.subject}
+
+    @app.get("/orders")
+    async def orders(principal: Principal = Depends(auth.require_roles("orders:read", client=AUDIENCE))) -> Any:
+        return {"sub": principal.subject}
+
+    return app
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Headers = Sequence[tuple[bytes, bytes]]
+
+
+async def asgi_get(app: Any, path: str, headers: Headers) -> Reply:
+    """One GET through an ASGI app, as a server would deliver it."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("latin-1", "replace"),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    names = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
+    return Reply(start["status"], names, body)
+
+
+def bearer(token: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", f"Bearer {token}".encode("utf-8", "surrogateescape"))]
+
+
+class Target:
+    """A started `KeycloakAuth` over a `FakeKeycloak`, with its event loop and both HTTP faces."""
+
+    def __init__(self, keys: Iterable[SigningKey], **overrides: Any) -> None:
+        self.fake = FakeKeycloak(keys=list(keys))
+        self.settings = build_settings(**overrides)
+        self.runner = asyncio.Runner()
+        self._client = self.fake.client()
+        self.auth = KeycloakAuth(self.settings, http_client=self._client)
+        self.runner.run(self.auth.start())
+        self.apps = {"dependency": dependency_app(self.auth), "middleware": middleware_app(self.auth)}
+        self.verified = 0  # tokens judged, for the fuzzers' honest counts
+
+    def close(self) -> None:
+        self.runner.run(self.auth.close())
+        self.runner.run(self._client.aclose())
+        self.runner.close()
+
+    # --- the three doors -----------------------------------------------------------------------
+
+    def outcome(self, token: Any) -> Principal | AuthError:
+        """`verify(token)`: the Principal or the AuthError; any other exception propagates."""
+        self.verified += 1
+
+        async def judge() -> Principal | AuthError:
+            try:
+                return await self.auth.verify(token)
+            except AuthError as exc:
+                return exc
+
+        return self.runner.run(judge())
+
+    def get(self, path: str, headers: Headers, *, app: str = "dependency") -> Reply:
+        reply = self.runner.run(asgi_get(self.apps[app], path, headers))
+        assert reply.status < 500, f"{app} {path} answered {reply.status}: {reply.body[:200]!r}"
+        return reply
+
+    # --- verdicts --------------------------------------------------------------------------------
+
+    def refused(self, token: str, *, status: int = 401) -> AuthError:
+        """`token` is refused with `status` by verify() and by both apps on every protected path."""
+        result = self.outcome(token)
+        assert isinstance(result, AuthError), f"accepted: {result!r}"
+        assert result.status_code == status, repr(result)
+        self.refused_over_http(bearer(token), status=status)
+        return result
+
+    def refused_over_http(self, headers: Headers, *, status: int = 401) -> None:
+        for name in self.apps:
+            for path in PATHS:
+                reply = self.get(path, headers, app=name)
+                assert reply.status == status, (name, path, reply.status, reply.body[:200])
+                challenge = reply.headers.get("www-authenticate", "")
+                assert challenge.startswith(f'Bearer realm="{REALM}"'), (name, path, challenge)
+
+    def accepted(self, token: str) -> Principal:
+        """`token` gives a Principal, and `/me` answers 200 through both apps."""
+        result = self.outcome(token)
+        assert isinstance(result, Principal), f"refused: {result!r}"
+        for name in self.apps:
+            reply = self.get("/me", bearer(token), app=name)
+            assert reply.status == 200, (name, reply.status, reply.body[:200])
+            assert reply.json() == {"sub": result.subject}
+        return result
+
+    def status_of(self, path: str, token: str, *, app: str = "dependency") -> int:
+        return self.get(path, bearer(token), app=app).status
+
+    def requests_since(self, mark: int) -> list[str]:
+        """`METHOD url` of each request the fake Keycloak received after `mark` requests."""
+        return [f"{r.method} {r.url}" for r in self.fake.requests[mark:]]
+
+
+# --- token building beyond tests.support.tokens: raw bytes, other signatures -----------------------
+
+
+def _json_bytes(value: bytes | dict[str, Any]) -> bytes:
+    return value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
+
+
+def signed_raw(header: bytes | dict[str, Any], payload: bytes | dict[str, Any], key: SigningKey) -> str:
+    """A compact JWS over exactly these header and payload bytes, really signed by `key`."""
+    signing_input = f"{b64url(_json_bytes(header))}.{b64url(_json_bytes(payload))}"
+    return f"{signing_input}.{b64url(key.sign(signing_input.encode()))}"
+
+
+def with_signature(header: bytes | dict[str, Any], payload: bytes | dict[str, Any], signature: bytes) -> str:
+    """A compact JWS carrying `signature` as given (forged, empty, borrowed)."""
+    return f"{b64url(_json_bytes(header))}.{b64url(_json_bytes(payload))}.{b64url(signature)}"
+
+
+def realm_header(key: SigningKey, **extra: Any) -> dict[str, Any]:
+    """The header Keycloak writes for `key`; `extra` adds or (with None) removes entries."""
+    header: dict[str, Any] = {"alg": key.alg, "typ": "JWT", "kid": key.kid}
+    header.update(extra)
+    return {k: v for k, v in header.items() if v is not None}
