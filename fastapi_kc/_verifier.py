@@ -50,43 +50,41 @@ class TokenVerifier:
             InvalidTokenError: the token is malformed, forged, expired, or not for this API.
             KeysUnavailableError: its key is unknown and Keycloak cannot be reached.
         """
+        # One coroutine, no helper layers: this runs on every request.
         try:
-            return await self._verify(token)
+            if not isinstance(token, str):
+                raise InvalidTokenError("token is not a string", reason="malformed")
+            # The size limit comes before any decoding: a huge token costs nothing but this check.
+            if len(token) > self._max_bytes:
+                raise InvalidTokenError("token is too large", reason="too_large")
+            now = self._clock()
+            hit = self._cache.get(token)
+            if hit is not None:
+                if now <= hit.expires + self._leeway and self._keys.is_current(hit.key):
+                    return hit.principal
+                del self._cache[token]
+
+            parsed = parse_compact(token, allowed_algorithms=self._algorithms)
+            key = self._keys.lookup(parsed.kid) or await self._keys.resolve_unknown(parsed.kid)
+            if key is None:
+                raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
+            verify_signature(key, parsed)
+            claims = decode_json_object(b64url_decode(parsed.payload_segment), "payload")
+            try:
+                expires = check_access_token(
+                    claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
+                )
+            except InvalidTokenError as exc:
+                if exc.reason == "issuer":
+                    # The classic staging 401 (field notes §1): say both values, in the log only.
+                    logger.warning("token issuer %.200r is not the expected %r", claims.get("iss"), self._issuer)
+                raise
+            principal = Principal.from_claims(claims)
+            self._remember(token, _Verified(principal, expires, key))
+            return principal
         except AuthError as exc:
             logger.info("token refused: reason=%s status=%d: %s", exc.reason, exc.status_code, exc.description)
             raise
-
-    async def _verify(self, token: str) -> Principal:
-        if not isinstance(token, str):
-            raise InvalidTokenError("token is not a string", reason="malformed")
-        # The size limit comes before any decoding: a huge token costs nothing but this check.
-        if len(token) > self._max_bytes:
-            raise InvalidTokenError("token is too large", reason="too_large")
-        now = self._clock()
-        hit = self._cache.get(token)
-        if hit is not None:
-            if now <= hit.expires + self._leeway and self._keys.is_current(hit.key):
-                return hit.principal
-            del self._cache[token]
-
-        parsed = parse_compact(token, allowed_algorithms=self._algorithms)
-        key = self._keys.lookup(parsed.kid) or await self._keys.resolve_unknown(parsed.kid)
-        if key is None:
-            raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
-        verify_signature(key, parsed)
-        claims = decode_json_object(b64url_decode(parsed.payload_segment), "payload")
-        try:
-            expires = check_access_token(
-                claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
-            )
-        except InvalidTokenError as exc:
-            if exc.reason == "issuer":
-                # The classic staging 401 (field notes §1): say both values, in the log only.
-                logger.warning("token issuer %.200r is not the expected %r", claims.get("iss"), self._issuer)
-            raise
-        principal = Principal.from_claims(claims)
-        self._remember(token, _Verified(principal, expires, key))
-        return principal
 
     def _remember(self, token: str, verified: _Verified) -> None:
         if self._cache_size <= 0:
