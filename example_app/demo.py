@@ -25,6 +25,8 @@ KEYCLOAK_MANAGEMENT_PORT = 9000
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
+        # SO_REUSEADDR like uvicorn and Keycloak: connections in TIME_WAIT do not make it busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
