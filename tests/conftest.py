@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from keycloak_dev import KeycloakServer
 from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, FakeKeycloak
 from tests.support.tokens import AUDIENCE, INTERNAL_URL, PUBLIC_URL, REALM, SigningKey
 
@@ -30,6 +33,18 @@ def settings_values() -> dict[str, object]:
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
     }
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> Iterator[KeycloakServer]:
+    """The real Keycloak of the test session, started on first use and shared by every package.
+
+    A failure to fetch or start it fails the tests that need it, with Keycloak's log tail.
+    """
+    server = KeycloakServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)

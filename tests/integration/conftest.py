@@ -31,15 +31,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.keycloak)
 
 
-@pytest.fixture(scope="session")
-def keycloak() -> Iterator[KeycloakServer]:
-    server = KeycloakServer()
-    server.start()
-    print(f"\nKeycloak started in {server.startup_seconds:.1f} s on {server.internal_url}")
-    yield server
-    server.close()
-
-
 def settings_for(keycloak: KeycloakServer, **overrides: Any) -> KeycloakSettings:
     values: dict[str, Any] = {
         "public_url": keycloak.public_url,
