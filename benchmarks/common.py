@@ -36,6 +36,7 @@ KID = "bench-rs256-key"
 POOL_SIZE = 100_000
 POOL_LIFETIME = 7 * 24 * 3600  # tokens of the cached pool stay valid a week
 POOL_MIN_REMAINING = 24 * 3600
+POOL_FORMAT = 1  # bump when claims() or sign() change, to regenerate cached pools
 
 _PEM = CACHE / "realm-key.pem"
 _POOL = CACHE / "tokens.txt"
@@ -160,7 +161,8 @@ def ensure_pool(size: int = POOL_SIZE) -> None:
     now = int(time.time())
     if _POOL_META.exists() and _POOL.exists():
         meta = json.loads(_POOL_META.read_text())
-        if meta.get("size", 0) >= size and meta.get("exp", 0) - now > POOL_MIN_REMAINING:
+        fresh = meta.get("exp", 0) - now > POOL_MIN_REMAINING and meta.get("format") == POOL_FORMAT
+        if meta.get("size", 0) >= size and fresh:
             return
     private_key()
     print(f"   generating {size:,} signed tokens (RS256, once; cached in {_POOL.relative_to(ROOT)})")
@@ -172,7 +174,8 @@ def ensure_pool(size: int = POOL_SIZE) -> None:
         for tokens in pool.map(_sign_range, jobs):
             out.write("\n".join(tokens) + "\n")
     tmp.replace(_POOL)
-    _POOL_META.write_text(json.dumps({"size": size, "exp": now + POOL_LIFETIME, "kid": KID}))
+    meta = {"size": size, "exp": now + POOL_LIFETIME, "kid": KID, "format": POOL_FORMAT}
+    _POOL_META.write_text(json.dumps(meta))
     print(f"   done in {time.perf_counter() - t0:.0f} s")
 
 
