@@ -9,6 +9,7 @@ The pool is regenerated when its tokens are less than a day from expiry.
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -150,6 +151,10 @@ def unsigned_with_kid(payload: dict[str, Any], kid: str) -> str:
     )
 
 
+def _key_fingerprint() -> str:
+    return hashlib.sha256(public_key_b64_der().encode()).hexdigest()[:16]
+
+
 def _sign_range(args: tuple[int, int, int]) -> list[str]:
     start, stop, now = args
     key = private_key()
@@ -161,7 +166,11 @@ def ensure_pool(size: int = POOL_SIZE) -> None:
     now = int(time.time())
     if _POOL_META.exists() and _POOL.exists():
         meta = json.loads(_POOL_META.read_text())
-        fresh = meta.get("exp", 0) - now > POOL_MIN_REMAINING and meta.get("format") == POOL_FORMAT
+        fresh = (
+            meta.get("exp", 0) - now > POOL_MIN_REMAINING
+            and meta.get("format") == POOL_FORMAT
+            and meta.get("key") == _key_fingerprint()
+        )
         if meta.get("size", 0) >= size and fresh:
             return
     private_key()
@@ -174,7 +183,7 @@ def ensure_pool(size: int = POOL_SIZE) -> None:
         for tokens in pool.map(_sign_range, jobs):
             out.write("\n".join(tokens) + "\n")
     tmp.replace(_POOL)
-    meta = {"size": size, "exp": now + POOL_LIFETIME, "kid": KID, "format": POOL_FORMAT}
+    meta = {"size": size, "exp": now + POOL_LIFETIME, "kid": KID, "format": POOL_FORMAT, "key": _key_fingerprint()}
     _POOL_META.write_text(json.dumps(meta))
     print(f"   done in {time.perf_counter() - t0:.0f} s")
 
