@@ -54,7 +54,10 @@ def _commit() -> str:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=common.ROOT, check=True
         )
-        return out.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "fastapi_kc"], capture_output=True, text=True, cwd=common.ROOT
+        ).stdout.strip()
+        return out.stdout.strip() + (" + uncommitted changes to fastapi_kc" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
