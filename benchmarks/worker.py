@@ -415,12 +415,25 @@ async def _memory(args: argparse.Namespace) -> dict[str, Any]:
         hwm_reset = True
     except OSError:
         hwm_reset = False
+    # Garbage collections caused by the cache's churn (objects that outlive a request are what
+    # make CPython's cyclic collector run at all), with the longest pause of each generation.
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(on_gc)
     count = 0
     t0 = time.perf_counter()
     for token in common.iter_tokens(0, common.POOL_SIZE):
         await auth.verify(token)
         count += 1
     elapsed = time.perf_counter() - t0
+    gc.callbacks.remove(on_gc)
     gc.collect()
     after = _status_kb("VmRSS")
     peak = _status_kb("VmHWM")
@@ -435,6 +448,9 @@ async def _memory(args: argparse.Namespace) -> dict[str, Any]:
         "hwm_reset": hwm_reset,
         "cache_entries": len(cache) if cache is not None else None,
         "seconds": elapsed,
+        "gc_collections": {str(g): len(v) for g, v in pauses.items()},
+        "gc_max_pause_ms": {str(g): max(v) * 1000 if v else 0.0 for g, v in pauses.items()},
+        "tracked_objects": len(gc.get_objects()),
     }
 
 
