@@ -227,6 +227,8 @@ class _Run:
 
     def clock_check(self, service_token: _ServiceToken | None) -> Check:
         """Skew between this machine and Keycloak: its Date header, else a fresh token's `iat`."""
+        if not self.reachable:
+            return Check.skipped("clock", "Keycloak cannot be reached")
         if self.date is not None:
             header, ours = self.date
             try:
@@ -237,9 +239,11 @@ class _Run:
         iat = _issued_at(service_token)
         if iat is not None and service_token is not None:
             return self._skew(service_token.received_at - (iat + 0.5), f"iat {iat:.0f} of a fresh service token")
-        return Check.skipped(
-            "clock", "Keycloak sent no Date header; run with --client-credentials to compare with a fresh token"
-        )
+        if service_token is None:
+            return Check.skipped(
+                "clock", "Keycloak sent no Date header; run with --client-credentials to compare with a fresh token"
+            )
+        return Check.skipped("clock", "Keycloak sent no Date header and issued no service token to compare with")
 
     def _skew(self, skew: float, source: str) -> Check:
         leeway = self.settings.leeway_seconds

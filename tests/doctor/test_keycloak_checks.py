@@ -15,7 +15,7 @@ import pytest
 from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakSettings
 from fastapi_kc._doctor import run_doctor
 from fastapi_kc._doctor_report import Status
-from tests.doctor.support import doctor, issue_jwt_service_tokens, statuses
+from tests.doctor.support import doctor, issue_jwt_service_tokens
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import INTERNAL_URL, ISSUER, SigningKey
 
@@ -135,8 +135,9 @@ def test_a_ca_bundle_that_is_not_pem_is_named(tmp_path: Path, settings_values) -
 
 def test_when_keycloak_cannot_be_reached_the_checks_that_need_it_are_skipped(fake_keycloak, settings_values) -> None:
     fake_keycloak.down = True
-    report = statuses(doctor(fake_keycloak, settings_values))
-    assert [report[name] for name in ("discovery", "issuer", "keys", "clock")] == [Status.SKIP] * 4
+    report = doctor(fake_keycloak, settings_values)
+    skipped = [report.get(name) for name in ("discovery", "issuer", "keys", "clock")]
+    assert all(check.status is Status.SKIP and "cannot be reached" in check.summary for check in skipped)
 
 
 # --- 3. discovery -------------------------------------------------------------------------------
@@ -266,3 +267,10 @@ def test_without_a_date_header_a_fresh_service_tokens_iat_is_keycloaks_clock(
 def test_without_a_date_header_or_a_token_the_clock_is_not_compared(fake_keycloak, settings_values) -> None:
     check = doctor(fake_keycloak, settings_values).get("clock")
     assert check.status is Status.SKIP and "--client-credentials" in check.summary
+
+
+def test_without_a_date_header_and_with_a_refused_service_token_the_clock_skip_says_so(
+    fake_keycloak, settings_values
+) -> None:
+    report = doctor(fake_keycloak, {**settings_values, "client_secret": "wrong"}, client_credentials=True)
+    assert report.get("clock").summary.endswith("issued no service token to compare with")
