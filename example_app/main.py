@@ -27,6 +27,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 
+from example_app.docs import add_swagger_ui
 from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal, ServiceTokenClient
 
 API_CLIENT = "api"  # the Keycloak client that stands for this API: its roles, and the `aud` we accept
@@ -66,11 +67,10 @@ def create_app(
             app.state.notifier = notifier
             yield
 
-    app = FastAPI(
-        title="Example shop",
-        lifespan=lifespan,
-        swagger_ui_init_oauth=auth.swagger_ui_oauth(SWAGGER_CLIENT),
-    )
+    # Swagger UI logs in through the public client `web` (authorization code + PKCE, no secret).
+    # example_app.docs serves it without a CDN; online, `FastAPI(swagger_ui_init_oauth=...)` is enough.
+    app = FastAPI(title="Example shop", lifespan=lifespan, docs_url=None)
+    add_swagger_ui(app, init_oauth=auth.swagger_ui_oauth(SWAGGER_CLIENT))
     # Every request but the public paths needs a valid token; the middleware puts the Principal in
     # `request.user`. The dependencies below reuse it (no second verification) and declare the
     # security scheme in OpenAPI, which is what makes Swagger UI send the token.

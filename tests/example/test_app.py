@@ -40,6 +40,14 @@ def test_public_paths_need_no_token(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def test_swagger_ui_is_served_by_the_app_itself_without_a_cdn(client: TestClient) -> None:
+    page = client.get("/docs").text
+    assert "cdn." not in page and "https://" not in page
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+    assert "opener" in client.get("/docs/oauth2-redirect").text  # hands the code back to Swagger UI
+
+
 def test_swagger_ui_logs_in_with_pkce_through_the_public_web_client(client: TestClient) -> None:
     page = client.get("/docs").text
     assert '"clientId": "web"' in page
