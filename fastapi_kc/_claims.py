@@ -18,12 +18,16 @@ _LATEST_DATE: Final = 253402300799  # 9999-12-31T23:59:59Z: anything later is no
 
 def numeric_date(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
     """A NumericDate claim (RFC 7519 §2): a finite number of seconds, not a boolean."""
-    value = claims.get(name)
-    if value is None:
+    if name not in claims:
         if required:
             raise InvalidTokenError(f"token has no {name} claim", reason=f"{name}_missing")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    value = claims[name]
+    # JSON null, booleans, strings... are not NumericDates. Integers are compared as integers:
+    # a huge one would overflow a float conversion.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTokenError(f"token {name} claim is not a number of seconds", reason=f"{name}_invalid")
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidTokenError(f"token {name} claim is not a number of seconds", reason=f"{name}_invalid")
     if not 0 <= value <= _LATEST_DATE:
         raise InvalidTokenError(f"token {name} claim is out of range", reason=f"{name}_invalid")
@@ -48,7 +52,7 @@ def check_times(claims: dict[str, Any], *, now: float, leeway: float) -> float:
             raise InvalidTokenError("token is not valid yet", reason="not_yet_valid")
     iat = claims.get("iat")
     if type(iat) is not int or not 0 <= iat <= _LATEST_DATE:
-        iat = numeric_date(claims, "iat", required=False)
+        iat = numeric_date(claims, "iat", required=False)  # also refuses a present but null iat
     if iat is not None and now + leeway < iat:
         raise InvalidTokenError("token was issued in the future", reason="issued_in_future")
     return float(exp)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import zlib
 from typing import Any
 
 import httpx
 
 from fastapi_kc import _diagnostics as diagnose
 from fastapi_kc._diagnostics import Diagnosis
-from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._errors import ConfigurationError
+from fastapi_kc._settings import KeycloakSettings, env_name
 
 MAX_DOCUMENT_BYTES = 1024 * 1024  # a realm's JWKS or discovery document is a few kilobytes
 
@@ -35,7 +37,13 @@ def create_http_client(settings: KeycloakSettings) -> httpx.AsyncClient:
     """The client used when none is injected: TLS verified (with `ca_bundle` if set), no redirects."""
     verify: ssl.SSLContext | bool = True
     if settings.ca_bundle is not None:
-        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
+        try:
+            verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"{env_name('ca_bundle')}={settings.ca_bundle} cannot be used as a CA bundle ({exc}); it must be a "
+                "PEM file with the certificate(s) of the CA that signed Keycloak's certificate"
+            ) from None
     return httpx.AsyncClient(
         verify=verify,
         timeout=httpx.Timeout(settings.http_timeout_seconds),
@@ -73,7 +81,10 @@ async def _get_json(
                     settings, url, what, response.status_code, response.headers.get("Location")
                 )
                 raise FetchError(diagnosis, status_code=response.status_code)
-            body = await _read_bounded(response, max_bytes)
+            try:
+                body = await _read_bounded(response, max_bytes)
+            except _UnsupportedEncodingError as exc:
+                raise FetchError(diagnose.not_json(url, what, f"Content-Encoding {exc}", "")) from exc
     except httpx.TimeoutException as exc:
         raise FetchError(diagnose.unreachable(settings, url, "timeout", type(exc).__name__)) from exc
     except httpx.HTTPError as exc:
@@ -89,15 +100,37 @@ async def _get_json(
 
 
 async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None:
-    """The body, or None as soon as it exceeds `max_bytes` (the rest is never read)."""
+    """The (decoded) body, or None as soon as it exceeds `max_bytes`; the rest is never read.
+
+    Compressed bodies are inflated here, bounded, rather than by httpx, which would inflate a
+    whole chunk at once: a 64 kB gzip bomb is a gigabyte in memory.
+    """
+    if response.is_stream_consumed:
+        # Built in memory (an injected mock transport): httpx has already read and decoded it.
+        return response.content if len(response.content) <= max_bytes else None
     declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        return None
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("identity", ""):
+        inflate = None
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            return None
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, detected from the header
+    else:
+        raise _UnsupportedEncodingError(encoding)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for raw in response.aiter_raw():
+        try:
+            chunk = raw if inflate is None else inflate.decompress(raw, max_bytes + 1 - size)
+        except zlib.error as exc:
+            raise _UnsupportedEncodingError(f"{encoding} (corrupt: {exc})") from exc
         size += len(chunk)
-        if size > max_bytes:
+        if size > max_bytes or (inflate is not None and inflate.unconsumed_tail):
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _UnsupportedEncodingError(Exception):
+    """The body is compressed in a way this client does not read."""

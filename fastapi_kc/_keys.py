@@ -125,6 +125,8 @@ def _import_key(entry: Any, allowed: frozenset[str]) -> VerificationKey:
     kty, crv = entry.get("kty"), entry.get("crv")
     algorithms = frozenset(alg for alg in allowed if _KEY_TYPE_OF_ALG[alg] == (kty, crv if kty != "RSA" else None))
     declared = entry.get("alg")
+    if declared is not None and not isinstance(declared, str):
+        raise ValueError(f"kty {kty!r}, alg {declared!r} (not a string): no allowed algorithm uses it")
     if declared is not None:
         # A key published for one algorithm is used for that one only (RFC 7517 §4.4).
         algorithms = algorithms & {declared}
