@@ -56,7 +56,7 @@ async def run_doctor(
     checks += _settings_checks(settings)
     try:
         client = http_client or create_http_client(settings)
-    except (ssl.SSLError, OSError) as exc:
+    except (ssl.SSLError, OSError, ConfigurationError) as exc:
         checks.append(Check.failed("reach", diagnose.bad_ca_bundle(settings, str(exc))))
         return Report.of(checks)
     try:

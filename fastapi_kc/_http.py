@@ -82,14 +82,13 @@ async def _get_json(
                 )
                 raise FetchError(diagnosis, status_code=response.status_code)
             try:
-                body = await _read_bounded(response, max_bytes)
-            except _UnsupportedEncodingError as exc:
+                body = await read_bounded(response, max_bytes)
+            except UnsupportedEncodingError as exc:
                 raise FetchError(diagnose.not_json(url, what, f"Content-Encoding {exc}", "")) from exc
     except httpx.TimeoutException as exc:
         raise FetchError(diagnose.unreachable(settings, url, "timeout", type(exc).__name__)) from exc
     except httpx.HTTPError as exc:
-        failure = diagnose.classify_network_error(exc)
-        raise FetchError(diagnose.unreachable(settings, url, failure, f"{type(exc).__name__}: {exc}")) from exc
+        raise FetchError(diagnose.describe_network_error(settings, url, exc)) from exc
     if body is None:
         raise FetchError(diagnose.too_large(url, what, max_bytes))
     try:
@@ -99,7 +98,7 @@ async def _get_json(
         raise FetchError(diagnose.not_json(url, what, response.headers.get("Content-Type"), snippet)) from exc
 
 
-async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None:
+async def read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None:
     """The (decoded) body, or None as soon as it exceeds `max_bytes`; the rest is never read.
 
     Compressed bodies are inflated here, bounded, rather than by httpx, which would inflate a
@@ -117,14 +116,14 @@ async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes | Non
     elif encoding in ("gzip", "x-gzip", "deflate"):
         inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, detected from the header
     else:
-        raise _UnsupportedEncodingError(encoding)
+        raise UnsupportedEncodingError(encoding)
     chunks: list[bytes] = []
     size = 0
     async for raw in response.aiter_raw():
         try:
             chunk = raw if inflate is None else inflate.decompress(raw, max_bytes + 1 - size)
         except zlib.error as exc:
-            raise _UnsupportedEncodingError(f"{encoding} (corrupt: {exc})") from exc
+            raise UnsupportedEncodingError(f"{encoding} (corrupt: {exc})") from exc
         size += len(chunk)
         if size > max_bytes or (inflate is not None and inflate.unconsumed_tail):
             return None
@@ -132,5 +131,5 @@ async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes | Non
     return b"".join(chunks)
 
 
-class _UnsupportedEncodingError(Exception):
+class UnsupportedEncodingError(Exception):
     """The body is compressed in a way this client does not read."""

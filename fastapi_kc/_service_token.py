@@ -8,6 +8,7 @@ is renewed before it expires; 429 and 5xx are retried with backoff, honouring `R
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -18,9 +19,9 @@ from urllib.parse import quote
 
 import httpx
 
-from fastapi_kc._diagnostics import classify_network_error
+from fastapi_kc._diagnostics import describe_network_error, token_request_refused, unreachable
 from fastapi_kc._errors import ConfigurationError, TokenRequestError
-from fastapi_kc._http import create_http_client
+from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, create_http_client, read_bounded
 from fastapi_kc._settings import KeycloakSettings, env_name
 
 logger = logging.getLogger("fastapi_kc")
@@ -165,22 +166,36 @@ class ServiceTokenClient:
         started = self._clock()
         try:
             # RFC 6749 §2.3.1: client_secret_basic, with both parts form-urlencoded first.
-            response = await self._http.post(
-                url,
-                data={"grant_type": "client_credentials"},
-                auth=(quote(self._client_id, safe=""), quote(secret.get_secret_value(), safe="")),
-                headers={"Accept": "application/json"},
-                follow_redirects=False,
-                timeout=self.settings.http_timeout_seconds,
-            )
-        except httpx.HTTPError as exc:
-            failure = classify_network_error(exc)
+            async with (
+                asyncio.timeout(self.settings.http_timeout_seconds),
+                self._http.stream(
+                    "POST",
+                    url,
+                    data={"grant_type": "client_credentials"},
+                    auth=(quote(self._client_id, safe=""), quote(secret.get_secret_value(), safe="")),
+                    headers={"Accept": "application/json"},
+                    follow_redirects=False,
+                ) as response,
+            ):
+                raw = await read_bounded(response, MAX_DOCUMENT_BYTES)
+        except TimeoutError as exc:
             raise TokenRequestError(
-                f"cannot reach Keycloak's token endpoint {url}: {failure} ({type(exc).__name__})"
+                str(unreachable(self.settings, url, "timeout", "no complete answer in time"))
             ) from exc
-        body = _json_object(response)
+        except httpx.HTTPError as exc:
+            raise TokenRequestError(str(describe_network_error(self.settings, url, exc))) from exc
+        except UnsupportedEncodingError as exc:
+            raise TokenRequestError(
+                f"Keycloak's token endpoint {url} answered in an unreadable encoding ({exc})"
+            ) from exc
+        if raw is None:
+            raise TokenRequestError(
+                f"Keycloak's token endpoint {url} answered more than {MAX_DOCUMENT_BYTES} bytes; it is not Keycloak",
+                status_code=response.status_code,
+            )
+        body = _json_object(raw)
         if response.status_code != 200:
-            raise _refusal(url, self._client_id, response, body)
+            raise _refusal(self.settings, response, body)
         value, lifetime = body.get("access_token"), body.get("expires_in")
         if not isinstance(value, str) or not value:
             raise TokenRequestError(
@@ -193,28 +208,20 @@ class ServiceTokenClient:
         return _Token(value, started + renew_in, started + lifetime)
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
 
-def _refusal(url: str, client_id: str, response: httpx.Response, body: dict[str, Any]) -> TokenRequestError:
-    status = response.status_code
+def _refusal(settings: KeycloakSettings, response: httpx.Response, body: dict[str, Any]) -> TokenRequestError:
+    """Keycloak's refusal, worded by the diagnostics `fastapi-kc doctor` prints too."""
     error = body.get("error") if isinstance(body.get("error"), str) else None
     description = body.get("error_description") if isinstance(body.get("error_description"), str) else None
-    hint = {
-        401: f"check {env_name('client_id')} and {env_name('client_secret')} (Keycloak: Clients > {client_id} > "
-        "Credentials)",
-        400: "the client may lack 'Service accounts roles' (Keycloak: Clients > Capability config), or be disabled",
-        429: "Keycloak is rate-limiting; the client backs off",
-    }.get(status, "check Keycloak's health and logs")
-    text = f"Keycloak refused the client-credentials request of {client_id!r} at {url}: HTTP {status}"
-    text += f" {error}" if error else ""
-    text += f" ({description[:200]})" if description else ""
-    exc = TokenRequestError(f"{text}; {hint}", status_code=status, error=error)
+    diagnosis = token_request_refused(settings, response.status_code, error, description)
+    exc = TokenRequestError(str(diagnosis), status_code=response.status_code, error=error)
     retry_after = response.headers.get("Retry-After", "")
     if retry_after.isdigit():
         exc.retry_after = float(retry_after)  # type: ignore[attr-defined]

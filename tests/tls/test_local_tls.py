@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakSettings, Principal
-from tests.attacks.harness import known_bug, settings_values
+from tests.attacks.harness import settings_values
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 from tests.tls.certs import Authority
@@ -114,12 +113,6 @@ def test_an_expired_certificate_is_refused(pki: dict[str, Path], signing_key: Si
         assert "expired" in str(result)
 
 
-@known_bug(
-    "a KEYCLOAK_CA_BUNDLE file that exists but holds no PEM certificate makes create_http_client raise "
-    "ssl.SSLError out of KeycloakAuth.start() instead of a ConfigurationError (diagnose.bad_ca_bundle is only "
-    "used by the doctor)",
-    raises=ssl.SSLError,
-)
 @pytest.mark.parametrize("bundle", ["empty", "garbage"])
 def test_a_ca_bundle_that_is_not_pem_certificates_fails_naming_the_variable(
     realm: int, pki: dict[str, Path], bundle: str
