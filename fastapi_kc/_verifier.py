@@ -9,10 +9,12 @@ signature check once; an entry is dropped as soon as its key leaves the realm's 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from fastapi_kc._claims import check_access_token
+from fastapi_kc._diagnostics import token_refused
 from fastapi_kc._errors import AuthError, InvalidTokenError
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._jws import b64url_decode, decode_json_object, parse_compact, verify_signature
@@ -21,6 +23,7 @@ from fastapi_kc._principal import Principal
 from fastapi_kc._settings import KeycloakSettings
 
 logger = logging.getLogger("fastapi_kc")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class _Verified(NamedTuple):
@@ -35,6 +38,7 @@ class TokenVerifier:
     def __init__(self, settings: KeycloakSettings, keys: KeySetCache, clock: Callable[[], float]) -> None:
         self._keys = keys
         self._clock = clock
+        self._settings = settings
         self._issuer = settings.issuer
         self._audiences = frozenset(settings.audience)
         self._algorithms = frozenset(settings.algorithms)
@@ -51,6 +55,7 @@ class TokenVerifier:
             KeysUnavailableError: its key is unknown and Keycloak cannot be reached.
         """
         # One coroutine, no helper layers: this runs on every request.
+        claims: dict[str, Any] | None = None
         try:
             if not isinstance(token, str):
                 raise InvalidTokenError("token is not a string", reason="malformed")
@@ -69,22 +74,28 @@ class TokenVerifier:
             if key is None:
                 raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
             verify_signature(key, parsed)
+            # Only now, with the signature verified, is anything read from the payload.
             claims = decode_json_object(b64url_decode(parsed.payload_segment), "payload")
-            try:
-                expires = check_access_token(
-                    claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
-                )
-            except InvalidTokenError as exc:
-                if exc.reason == "issuer":
-                    # The classic staging 401 (field notes §1): say both values, in the log only.
-                    logger.warning("token issuer %.200r is not the expected %r", claims.get("iss"), self._issuer)
-                raise
+            expires = check_access_token(
+                claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
+            )
             principal = Principal.from_claims(claims)
             self._remember(token, _Verified(principal, expires, key))
             return principal
         except AuthError as exc:
-            logger.info("token refused: reason=%s status=%d: %s", exc.reason, exc.status_code, exc.description)
+            self._log_refusal(exc, claims)
             raise
+
+    def _log_refusal(self, error: AuthError, claims: dict[str, Any] | None) -> None:
+        """One line per refusal, worded as `fastapi-kc doctor` words it; never the token itself."""
+        detail = error.description
+        if claims is not None:
+            diagnosis = token_refused(self._settings, error.reason, error.description, claims)
+            detail = _CONTROL.sub("?", f"{diagnosis.problem}; found: {diagnosis.evidence}; fix: {diagnosis.fix}")
+        # Issuer and audience refusals of realm-signed tokens are configuration problems (field notes
+        # §1, §2): worth a warning. The rest is what clients and attackers send every day.
+        level = logging.WARNING if claims is not None and error.reason in ("issuer", "audience") else logging.INFO
+        logger.log(level, "token refused: reason=%s status=%d: %s", error.reason, error.status_code, detail)
 
     def _remember(self, token: str, verified: _Verified) -> None:
         if self._cache_size <= 0:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "fastapi_kc"
-PURE = ["_errors", "_settings", "_claims", "_jws", "_keys", "_principal", "_bearer", "_diagnostics"]
-IO = ["_http", "_jwks", "_verifier", "_service_token"]
+PURE = ["_errors", "_settings", "_claims", "_jws", "_keys", "_principal", "_bearer", "_diagnostics",
+        "_doctor_report", "_doctor_token"]  # fmt: skip
+IO = ["_http", "_jwks", "_verifier", "_service_token", "_doctor"]
 FRAMEWORKS = {"starlette", "fastapi"}
 
 
