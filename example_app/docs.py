@@ -9,7 +9,7 @@ With internet access, `FastAPI(swagger_ui_init_oauth=auth.swagger_ui_oauth("web"
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,14 +26,17 @@ def add_swagger_ui(app: FastAPI, *, init_oauth: dict[str, Any]) -> None:
     redirect_path = f"{DOCS}/oauth2-redirect"
 
     @app.get(DOCS, include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        # Behind a proxy that serves the app under a prefix (`--root-path`), every URL the page
+        # loads must carry it, as in FastAPI's own /docs.
+        root = request.scope.get("root_path", "").rstrip("/")
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
+            openapi_url=f"{root}{app.openapi_url or '/openapi.json'}",
             title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{DOCS}/assets/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS}/assets/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS}/assets/favicon-32x32.png",
-            oauth2_redirect_url=redirect_path,
+            swagger_js_url=f"{root}{DOCS}/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS}/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS}/assets/favicon-32x32.png",
+            oauth2_redirect_url=f"{root}{redirect_path}",
             init_oauth=init_oauth,
         )
 

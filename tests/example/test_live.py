@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.example.conftest import ServedApp, password_of, secret_of
+from tests.example.test_readme import routes_table
 
 pytestmark = pytest.mark.keycloak
 
@@ -98,3 +99,17 @@ def _claims(token: str) -> dict[str, object]:
 
     payload = token.split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def test_readme_routes_table_is_what_real_tokens_get(served_app: ServedApp) -> None:
+    """Every HTTP cell of the README's table with real tokens (the WebSocket row is checked in
+    test_readme.py: the test environment's uvicorn has no WebSocket implementation installed)."""
+    tokens: dict[str, str] = {}
+    for routes, expected in routes_table():
+        for username, outcome in expected.items():
+            token = tokens.setdefault(username, served_app.user_token(username))
+            for method, path in routes:
+                if method == "WS":
+                    continue
+                got = str(call(served_app, method, path, token, json={}).status_code)
+                assert (method, path, username, got) == (method, path, username, outcome)

@@ -1,0 +1,228 @@
+"""The README is tested: each Python block runs against the fake Keycloak, and its tables are
+compared with the library (settings, errors) and with the example app (routes).
+
+Every ```python block must carry a `<!-- readme-test: NAME -->` marker with a check below; an
+unmarked or unchecked block fails, so nothing in the README is only compiled.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+import fastapi_kc._auth
+import fastapi_kc._service_token
+from example_app.main import create_app
+from fastapi_kc import KeycloakSettings
+from tests.example.conftest import realm
+from tests.example.readme_tables import errors_table, settings_table
+from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, FakeKeycloak
+from tests.support.tokens import (
+    AUDIENCE,
+    INTERNAL_URL,
+    PUBLIC_URL,
+    REALM,
+    SigningKey,
+    mint,
+    service_claims,
+    user_claims,
+)
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+MARKED = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```python\n(.*?)```", re.DOTALL)
+BLOCKS = dict(MARKED.findall(README))
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, fake_keycloak: FakeKeycloak) -> FakeKeycloak:
+    """KEYCLOAK_* variables pointing at the fake, and the library's HTTP clients bound to it."""
+    values = {"PUBLIC_URL": PUBLIC_URL, "INTERNAL_URL": INTERNAL_URL, "REALM": REALM, "AUDIENCE": AUDIENCE,
+              "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}  # fmt: skip
+    for name, value in values.items():
+        monkeypatch.setenv(f"KEYCLOAK_{name}", value)
+    monkeypatch.setattr(fastapi_kc._auth, "create_http_client", lambda settings: fake_keycloak.client())
+    monkeypatch.setattr(fastapi_kc._service_token, "create_http_client", lambda settings: fake_keycloak.client())
+    return fake_keycloak
+
+
+def run_block(name: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": f"readme_{name.replace('-', '_')}"}
+    exec(compile(BLOCKS[name], f"README.md:{name}", "exec"), namespace)  # noqa: S102 - the README's own code
+    return namespace
+
+
+@pytest.fixture
+def bearer(signing_key: SigningKey) -> Callable[..., dict[str, str]]:
+    def headers(claims: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint(claims, signing_key)}"}
+
+    return headers
+
+
+def test_every_python_block_is_marked_and_checked() -> None:
+    all_blocks = re.findall(r"^```python$", README, re.MULTILINE)
+    assert len(all_blocks) == len(BLOCKS), "a ```python block without a `<!-- readme-test: NAME -->` marker"
+    checked = {
+        name.removeprefix("test_block_").replace("_", "-") for name in globals() if name.startswith("test_block_")
+    }
+    assert set(BLOCKS) == checked
+
+
+def test_block_quickstart(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    assert len(BLOCKS["quickstart"].splitlines()) < 25, "the quick start stays under 25 lines"
+    app = run_block("quickstart")["app"]
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert '"clientId": "web"' in client.get("/docs").text
+        assert client.get("/me").status_code == 401
+        me = client.get("/me", headers=bearer(user_claims()))
+        assert me.json() == {"username": "mario", "email": "mario@example.test"}
+        assert client.get("/admin", headers=bearer(user_claims())).status_code == 403
+        admin = user_claims(realm_access={"roles": ["admin"]})
+        assert client.get("/admin", headers=bearer(admin)).json() == {"message": "back office"}
+
+
+def test_block_dependencies(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    app = run_block("dependencies")["app"]
+    mario = bearer(user_claims(canCheckout=["true"]))
+    with TestClient(app) as client:
+        assert client.get("/orders", headers=mario).json() == {"customer": "mario"}
+        realm_role_only = user_claims(realm_access={"roles": ["orders:read"]}, resource_access={})
+        assert client.get("/orders", headers=bearer(realm_role_only)).status_code == 403
+        assert client.get("/reports").status_code == 401
+        assert client.get("/reports", headers=mario).status_code == 403
+        assert client.get("/reports", headers=bearer(user_claims(realm_access={"roles": ["admin"]}))).json() == []
+        assert client.get("/catalog").json() == {"member_prices": False}
+        assert client.get("/catalog", headers=mario).json() == {"member_prices": True}
+        assert client.post("/internal/notify", headers=bearer(service_claims("shop-api"))).json() == {
+            "from": "shop-api"
+        }
+        assert client.post("/internal/notify", headers=mario).status_code == 403
+        with client.websocket_connect("/ws", headers=mario) as ws:
+            assert ws.receive_json() == {"hello": "mario"}
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws") as ws:
+            ws.receive_json()
+
+
+class Shipping:
+    """A stand-in for the other service: refuses the first token it sees once, records the rest."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        shipping = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                token = self.headers.get("Authorization", "")
+                shipping.seen.append(token)
+                refused = token == "Bearer service-token-1" and shipping.seen.count(token) == 1
+                body = b"{}" if refused else b'{"queued": true}'
+                self.send_response(401 if refused else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def shipping() -> Iterator[Shipping]:
+    stand_in = Shipping()
+    thread = threading.Thread(target=stand_in.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield stand_in
+    stand_in.server.shutdown()
+    stand_in.server.server_close()
+
+
+def test_block_service_to_service(env: FakeKeycloak, shipping: Shipping, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIPPING_URL", shipping.url)
+    app = run_block("service-to-service")["app"]
+    with TestClient(app) as client:
+        assert client.post("/orders/7/ship").json() == {"queued": True}
+        assert client.post("/orders/8/ship").json() == {"queued": True}
+    # The first token was refused once: renewed and retried; then the cached token is reused.
+    assert shipping.seen == ["Bearer service-token-1", "Bearer service-token-2", "Bearer service-token-2"]
+    assert env.token_hits == 2
+
+
+def _section_table(marker: str) -> str:
+    start = README.index(f"<!-- {marker}")
+    lines = README[start:].splitlines()[1:]
+    return "\n".join(line for line in lines[: next(i for i, line in enumerate(lines) if not line.startswith("|"))])
+
+
+def test_settings_table_matches_keycloak_settings() -> None:
+    assert _section_table("settings-table") == settings_table(), "run `python -m tests.example.readme_tables`"
+
+
+def test_errors_table_matches_the_exception_classes() -> None:
+    assert _section_table("errors-table") == errors_table(), "run `python -m tests.example.readme_tables`"
+
+
+def test_every_variable_the_readme_names_is_a_setting() -> None:
+    fields = {f"KEYCLOAK_{name.upper()}" for name in KeycloakSettings.model_fields}
+    fields.add("KEYCLOAK_VERSION")  # keycloak_dev's pin, named in "Testing"
+    assert set(re.findall(r"\bKEYCLOAK_[A-Z_]+[A-Z]\b", README)) <= fields
+
+
+def routes_table() -> list[tuple[list[tuple[str, str]], dict[str, str]]]:
+    """README's route table: ([(method, path), ...], {user: expected}) per row."""
+    lines = _section_table("routes-table").splitlines()
+    users = [cell.strip() for cell in lines[0].strip("|").split("|")][2:]
+    rows = []
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        method, *_ = cells[0].strip("`").split()
+        paths = [p.strip().strip("`").split()[-1] for p in cells[0].split(",")]
+        rows.append(([(method, path.replace("{id}", "1")) for path in paths], dict(zip(users, cells[2:], strict=True))))
+    return rows
+
+
+def realm_user_claims(username: str) -> dict[str, Any]:
+    """Claims as the demo realm would issue them to `username` through `web` (from the realm file)."""
+    user = next(u for u in realm()["users"] if u["username"] == username)
+    return user_claims(
+        preferred_username=username,
+        realm_access={"roles": user.get("realmRoles", [])},
+        resource_access={client: {"roles": roles} for client, roles in user.get("clientRoles", {}).items()},
+        canCheckout=user.get("attributes", {}).get("canCheckout", [None])[0] == "true" or None,
+    )
+
+
+def test_routes_table_matches_the_example_app(
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], bearer: Callable[..., dict[str, str]]
+) -> None:
+    """Every cell, with tokens shaped like the realm's users (test_live.py repeats it with real ones).
+
+    Shipping for admin would call /internal/notify with a real service token, which the fake
+    cannot issue: here it must pass the role check, and test_live.py asserts the 200.
+    """
+    app = create_app(KeycloakSettings(**settings_values), keycloak_client=fake_keycloak.client())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for routes, expected in routes_table():
+            for username, outcome in expected.items():
+                headers = bearer(realm_user_claims(username))
+                for method, path in routes:
+                    if method == "WS":
+                        with client.websocket_connect(path, headers=headers) as ws:
+                            got = "yes" if ws.receive_json() == {"hello": username} else "no"
+                    elif path == "/orders/1/ship" and outcome == "200":
+                        got = "200" if client.post(path, headers=headers).status_code not in (401, 403) else "refused"
+                    else:
+                        got = str(client.request(method, path, headers=headers, json={}).status_code)
+                    assert (method, path, username, got) == (method, path, username, outcome)
