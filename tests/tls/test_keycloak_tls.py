@@ -116,4 +116,4 @@ def test_service_tokens_over_https_need_the_bundle_too(https_keycloak: HttpsKeyc
     assert trusted.count(".") == 2
     untrusted = asyncio.run(get(settings(kc)))
     assert isinstance(untrusted, TokenRequestError)
-    assert "tls" in str(untrusted)
+    assert "TLS certificate is not trusted" in str(untrusted) and "KEYCLOAK_CA_BUNDLE" in str(untrusted)
