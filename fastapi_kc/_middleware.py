@@ -18,6 +18,15 @@ from fastapi_kc._errors import AuthError, ConfigurationError
 from fastapi_kc._responses import send_http_refusal, send_websocket_refusal
 
 
+def _route_path(scope: Scope) -> str:
+    """The path as the application's routes see it: without the `root_path` a proxy mounts it under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and (path == root or path.startswith(f"{root}/")):
+        return path[len(root) :] or "/"
+    return path
+
+
 class _StartupFailedError(Exception):
     """Carries a start-up failure out of the wrapped `receive` to the middleware's lifespan branch."""
 
@@ -57,7 +66,7 @@ class KeycloakMiddleware:
                 await send({"type": "lifespan.startup.failed", "message": str(failed.error)})
                 raise failed.error from None
             return
-        if kind not in ("http", "websocket") or self.is_public(scope["path"]):
+        if kind not in ("http", "websocket") or self.is_public(_route_path(scope)):
             await self.app(scope, receive, send)
             return
         try:

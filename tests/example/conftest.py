@@ -54,15 +54,7 @@ class ServedApp:
 
 
 @pytest.fixture(scope="session")
-def example_keycloak() -> Iterator[KeycloakServer]:
-    server = KeycloakServer()
-    server.start()  # KeycloakStartError fails the tests with the log tail
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="session")
-def served_app(example_keycloak: KeycloakServer) -> Iterator[ServedApp]:
+def served_app(keycloak: KeycloakServer) -> Iterator[ServedApp]:
     with socket.socket() as probe:
         # SO_REUSEADDR like uvicorn: connections of an earlier run in TIME_WAIT do not count.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -74,8 +66,8 @@ def served_app(example_keycloak: KeycloakServer) -> Iterator[ServedApp]:
                 f"client lets Swagger UI log in only from http://localhost:{APP_PORT}"
             )
     settings = KeycloakSettings(
-        public_url=example_keycloak.public_url,
-        internal_url=example_keycloak.internal_url,
+        public_url=keycloak.public_url,
+        internal_url=keycloak.internal_url,
         realm=realm()["realm"],
         audience="api",
         client_id="shop-api",
@@ -91,7 +83,7 @@ def served_app(example_keycloak: KeycloakServer) -> Iterator[ServedApp]:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the example app did not start under uvicorn (see the captured log)")
         time.sleep(0.05)
-    yield ServedApp(example_keycloak, f"http://localhost:{APP_PORT}")
+    yield ServedApp(keycloak, f"http://localhost:{APP_PORT}")
     server.should_exit = True
     thread.join(timeout=15)
 

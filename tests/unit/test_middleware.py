@@ -266,3 +266,31 @@ def test_a_start_up_failure_is_reported_to_the_server_as_lifespan_startup_failed
     asyncio.run(serve())
     assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
     assert "issuer" in sent[0]["message"]
+
+
+def test_public_paths_are_matched_below_the_root_path_a_proxy_mounts_the_app_under(settings_values) -> None:
+    from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings
+
+    seen: list[str] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = KeycloakMiddleware(
+        app, auth=KeycloakAuth(KeycloakSettings(**settings_values)), public_paths=["/health"]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/shop/health", "root_path": "/shop", "headers": []}
+    import asyncio
+
+    asyncio.run(middleware(scope, receive, send))
+    assert sent[0]["status"] == 204 and seen == ["/shop/health"]
