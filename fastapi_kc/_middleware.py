@@ -15,7 +15,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
 from fastapi_kc._errors import AuthError, ConfigurationError
+from fastapi_kc._principal import Principal
 from fastapi_kc._responses import send_http_refusal, send_websocket_refusal
+
+
+class _Credentials(AuthCredentials):
+    """Starlette's `request.auth`, with the grants listed only when something reads them.
+
+    Listing them means parsing every role claim; most requests never look.
+    """
+
+    def __init__(self, principal: Principal) -> None:  # no super().__init__: `scopes` is computed
+        self._principal = principal
+
+    @property
+    def scopes(self) -> list[str]:  # type: ignore[override]
+        return list(self._principal.grants)
 
 
 def _route_path(scope: Scope) -> str:
@@ -78,7 +93,7 @@ class KeycloakMiddleware:
                 await send_websocket_refusal(send, exc)
             return
         scope["user"] = principal
-        scope["auth"] = AuthCredentials(principal.grants)
+        scope["auth"] = _Credentials(principal)
         await self.app(scope, receive, send)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
