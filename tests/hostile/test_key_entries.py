@@ -19,6 +19,7 @@ from fastapi_kc import AuthError, KeycloakAuth, Principal
 from tests.attacks.harness import build_settings
 from tests.hostile.servers import start_failure
 from tests.support.fake_keycloak import FakeKeycloak
+from tests.support.outcomes import outcome
 from tests.support.tokens import SigningKey, b64url, mint, user_claims
 
 ROGUE_KID = "kid-rogue"
@@ -77,13 +78,6 @@ def run(fake: FakeKeycloak, body: Callable[[KeycloakAuth], Any], **overrides: An
             return await body(auth)
 
     return asyncio.run(main())
-
-
-async def outcome(auth: KeycloakAuth, token: str) -> Principal | AuthError:
-    try:
-        return await auth.verify(token)
-    except AuthError as exc:
-        return exc
 
 
 def params() -> list[Any]:

@@ -23,6 +23,7 @@ from fastapi_kc._http import MAX_DOCUMENT_BYTES
 from tests.attacks.harness import build_settings
 from tests.hostile.servers import CountingStream, certs
 from tests.support.fake_keycloak import FakeKeycloak
+from tests.support.outcomes import outcome
 from tests.support.tokens import SigningKey, mint, user_claims
 
 T = TypeVar("T")
@@ -44,13 +45,6 @@ def run(fake: FakeKeycloak, clock: Clock, body: Callable[[KeycloakAuth], Awaitab
             return await body(auth)
 
     return asyncio.run(main())
-
-
-async def outcome(auth: KeycloakAuth, token: str) -> Principal | AuthError:
-    try:
-        return await auth.verify(token)
-    except AuthError as exc:
-        return exc
 
 
 HOSTILE: dict[str, tuple[Callable[[], httpx.Response], str]] = {

@@ -11,6 +11,7 @@ import pytest
 from fastapi_kc import AuthError, KeycloakAuth, Principal
 from keycloak_dev import REALM_FILE, KeycloakServer
 from tests.integration.conftest import PASSWORDS, CountingProxy, settings_for
+from tests.support.outcomes import outcome
 from tests.support.tokens import SigningKey, mint, user_claims
 
 CERTS_PATH = "/protocol/openid-connect/certs"
@@ -25,13 +26,6 @@ def rotation_realm(keycloak: KeycloakServer) -> Iterator[str]:
     keycloak.admin("POST", "", realm)
     yield "rotation"
     keycloak.admin("DELETE", "rotation")
-
-
-async def outcome(auth: KeycloakAuth, token: str) -> Principal | AuthError:
-    try:
-        return await auth.verify(token)
-    except AuthError as exc:
-        return exc
 
 
 def mario(keycloak: KeycloakServer, realm: str = "demo") -> str:

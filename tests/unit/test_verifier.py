@@ -10,6 +10,7 @@ import pytest
 
 from fastapi_kc import AuthError, KeycloakAuth, KeycloakSettings, Principal
 from tests.support.fake_keycloak import CERTS_PATH, FakeKeycloak
+from tests.support.outcomes import outcome
 from tests.support.tokens import INTERNAL_URL, SigningKey, mint, user_claims
 
 T = TypeVar("T")
@@ -39,13 +40,6 @@ def run(
             return await body(auth)
 
     return asyncio.run(main())
-
-
-async def outcome(auth: KeycloakAuth, token: str) -> Principal | AuthError:
-    try:
-        return await auth.verify(token)
-    except AuthError as exc:
-        return exc
 
 
 def test_a_valid_token_gives_the_principal(fake_keycloak: FakeKeycloak, settings_values, signing_key) -> None:
