@@ -157,3 +157,28 @@ def test_a_rotation_with_a_hostile_entry_learns_only_the_good_key(signing_key: S
     assert isinstance(new, Principal)
     assert isinstance(hostile, AuthError)
     assert hostile.status_code == 401
+
+
+def test_an_unknown_kid_flood_delays_a_rotated_key_by_at_most_the_cooldown(signing_key: SigningKey) -> None:
+    # The price of the refetch cooldown (field notes §5), pinned so that it stays bounded: a
+    # forged unknown kid just before a rotation uses up the refetch; the rotated key's tokens are
+    # refused (401, never 5xx) until the cooldown has passed, then accepted.
+    fake, clock = FakeKeycloak(keys=[signing_key]), Clock()
+    newcomer = SigningKey.rsa("kid-new")
+
+    async def body(auth: KeycloakAuth) -> list[Principal | AuthError]:
+        clock.now += COOLDOWN + 1
+        results = [await outcome(auth, mint(user_claims(), SigningKey.rsa("kid-forged")))]
+        fake.keys = [signing_key, newcomer]
+        clock.now += 1
+        results.append(await outcome(auth, mint(user_claims(), newcomer)))
+        clock.now += COOLDOWN
+        results.append(await outcome(auth, mint(user_claims(), newcomer)))
+        return results
+
+    forged, during_cooldown, after_cooldown = run(fake, clock, body)
+    assert isinstance(forged, AuthError)
+    assert isinstance(during_cooldown, AuthError)
+    assert (during_cooldown.status_code, during_cooldown.reason) == (401, "unknown_kid")
+    assert isinstance(after_cooldown, Principal)
+    assert fake.certs_hits == 3  # start-up, the forged kid, the rotated kid after the cooldown
