@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
@@ -180,6 +181,12 @@ class KeycloakSettings(BaseSettings):
         if not self.internal_url:
             # Frozen model: the one place a derived default is written, right after validation.
             object.__setattr__(self, "internal_url", self.public_url)
+        # A misspelt variable (KEYCLOAK_AUDIANCE, KEYCLOAK_VERIFY=false) would otherwise do nothing, silently.
+        known = {env_name(name) for name in type(self).model_fields}
+        for name in sorted(n for n in os.environ if n.upper().startswith(ENV_PREFIX) and n.upper() not in known):
+            logger.warning(
+                "%s is not a fastapi_kc setting and is ignored (settings: %s)", name, ", ".join(sorted(known))
+            )
         fields = ("public_url",) if self.internal_url == self.public_url else ("public_url", "internal_url")
         for field in fields:
             parts = urlsplit(getattr(self, field))

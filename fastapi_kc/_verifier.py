@@ -23,6 +23,7 @@ from fastapi_kc._principal import Principal
 from fastapi_kc._settings import KeycloakSettings
 
 logger = logging.getLogger("fastapi_kc")
+_WARNING_INTERVAL = 60.0  # seconds between two warnings of one configuration-type refusal
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -46,6 +47,7 @@ class TokenVerifier:
         self._max_bytes = settings.max_token_bytes
         self._cache_size = settings.token_cache_size
         self._cache: dict[str, _Verified] = {}
+        self._warned_at: dict[str, float] = {}
 
     async def verify(self, token: str) -> Principal:
         """The caller behind `token`.
@@ -94,7 +96,13 @@ class TokenVerifier:
             detail = _CONTROL.sub("?", f"{diagnosis.problem}; found: {diagnosis.evidence}; fix: {diagnosis.fix}")
         # Issuer and audience refusals of realm-signed tokens are configuration problems (field notes
         # §1, §2): worth a warning. The rest is what clients and attackers send every day.
-        level = logging.WARNING if claims is not None and error.reason in ("issuer", "audience") else logging.INFO
+        # Rate-limited: anyone holding a token of another client could otherwise flood the log.
+        level = logging.INFO
+        if claims is not None and error.reason in ("issuer", "audience"):
+            now = self._clock()
+            if now - self._warned_at.get(error.reason, float("-inf")) >= _WARNING_INTERVAL:
+                self._warned_at[error.reason] = now
+                level = logging.WARNING
         logger.log(level, "token refused: reason=%s status=%d: %s", error.reason, error.status_code, detail)
 
     def _remember(self, token: str, verified: _Verified) -> None:

@@ -168,3 +168,10 @@ def test_plain_http_on_loopback_is_not_warned_about(
     with caplog.at_level(logging.WARNING, logger="fastapi_kc"):
         KeycloakSettings()
     assert not caplog.records
+
+
+def test_a_misspelt_variable_is_named_in_a_warning(env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    env.setenv("KEYCLOAK_AUDIANCE", "api")
+    with caplog.at_level(logging.WARNING, logger="fastapi_kc"):
+        KeycloakSettings()
+    assert any("KEYCLOAK_AUDIANCE is not a fastapi_kc setting" in r.getMessage() for r in caplog.records)

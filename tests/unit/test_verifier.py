@@ -220,3 +220,24 @@ def test_a_token_verified_before_start_is_a_503(settings_values, signing_key) ->
 def test_a_non_string_token_is_an_auth_error(fake_keycloak, settings_values) -> None:
     result = run(fake_keycloak, settings_values, lambda auth: outcome(auth, 42))  # type: ignore[arg-type]
     assert isinstance(result, AuthError)
+
+
+def test_a_flood_of_wrong_audience_tokens_warns_once_a_minute(
+    fake_keycloak, settings_values, signing_key, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    clock = Clock()
+    foreign = [mint(user_claims(aud="account"), signing_key) for _ in range(5)]
+
+    async def flood(auth: KeycloakAuth) -> None:
+        for token in foreign:
+            await outcome(auth, token)
+        clock.now += 61
+        await outcome(auth, mint(user_claims(aud="account", exp=int(clock.now) + 60), signing_key))
+
+    with caplog.at_level(logging.INFO, logger="fastapi_kc"):
+        run(fake_keycloak, settings_values, flood, clock)
+    refusals = [r for r in caplog.records if "reason=audience" in r.getMessage()]
+    assert len(refusals) == 6
+    assert [r.levelno for r in refusals].count(logging.WARNING) == 2
