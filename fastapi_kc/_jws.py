@@ -29,11 +29,10 @@ _MAX_KID_LENGTH: Final = 256
 
 @dataclass(frozen=True, slots=True)
 class CompactToken:
-    """A token split into its parts; the header is decoded, the payload not yet trusted."""
+    """A token split into its parts: the header checked, the payload not yet read or trusted."""
 
     alg: str
     kid: str
-    header: dict[str, Any]
     signing_input: bytes
     payload_segment: str
     signature: bytes
@@ -87,7 +86,6 @@ _DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
 class _Header:
     alg: str
     kid: str
-    fields: dict[str, Any]
 
 
 @functools.lru_cache(maxsize=256)
@@ -112,7 +110,7 @@ def _parse_header(segment: str) -> _Header:
     if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH:
         raise InvalidTokenError("token header has no usable kid", reason="kid")
     # jku, x5u, jwk and x5c are deliberately never read: keys come from the realm's JWKS only.
-    return _Header(alg, kid, fields)
+    return _Header(alg, kid)
 
 
 def parse_compact(token: str, *, allowed_algorithms: frozenset[str]) -> CompactToken:
@@ -131,9 +129,7 @@ def parse_compact(token: str, *, allowed_algorithms: frozenset[str]) -> CompactT
     if header.alg not in allowed_algorithms:
         raise InvalidTokenError("token algorithm is not allowed", reason="algorithm")
     signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
-    return CompactToken(
-        header.alg, header.kid, header.fields, signing_input, payload_segment, b64url_decode(signature_segment)
-    )
+    return CompactToken(header.alg, header.kid, signing_input, payload_segment, b64url_decode(signature_segment))
 
 
 def verify_signature(key: VerificationKey, token: CompactToken) -> None:

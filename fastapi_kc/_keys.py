@@ -51,9 +51,6 @@ class VerificationKey:
     def algorithms(self) -> frozenset[str]:
         return frozenset(self.checks)
 
-    def allows(self, alg: str) -> bool:
-        return alg in self.checks
-
 
 @dataclass(frozen=True, slots=True)
 class KeySet:
