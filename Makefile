@@ -51,5 +51,5 @@ demo: $(STAMP)
 	$(PY) -m example_app.demo
 
 ## make bench: the benchmark suite, in its own environment with the peer libraries.
-bench: $(STAMP)
+bench:
 	bash benchmarks/run.sh
