@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from keycloak_dev import KeycloakServer
-from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, FakeKeycloak
-from tests.support.tokens import AUDIENCE, INTERNAL_URL, PUBLIC_URL, REALM, SigningKey
+from tests.support.fake_keycloak import FakeKeycloak
+from tests.support.fake_keycloak import settings_values as fake_settings_values
+from tests.support.tokens import SigningKey
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +26,7 @@ def fake_keycloak(signing_key: SigningKey) -> FakeKeycloak:
 @pytest.fixture
 def settings_values() -> dict[str, object]:
     """Keyword arguments for `KeycloakSettings`; tests override single entries."""
-    return {
-        "public_url": PUBLIC_URL,
-        "internal_url": INTERNAL_URL,
-        "realm": REALM,
-        "audience": AUDIENCE,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
+    return fake_settings_values()
 
 
 @pytest.fixture(scope="session")

@@ -27,24 +27,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from fastapi_kc import AuthError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
-from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, FakeKeycloak
-from tests.support.tokens import AUDIENCE, INTERNAL_URL, PUBLIC_URL, REALM, SigningKey, b64url
+from tests.support.fake_keycloak import FakeKeycloak, settings_values
+from tests.support.tokens import AUDIENCE, REALM, SigningKey, b64url
 
 PUBLIC_PATHS = ("/health",)
 PATHS = ("/me", "/admin", "/orders")  # identity only, a realm role, a client role
-
-
-def settings_values(**overrides: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "public_url": PUBLIC_URL,
-        "internal_url": INTERNAL_URL,
-        "realm": REALM,
-        "audience": AUDIENCE,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
-    values.update(overrides)
-    return values
 
 
 def build_settings(**overrides: Any) -> KeycloakSettings:

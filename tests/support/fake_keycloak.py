@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from tests.support.tokens import INTERNAL_URL, ISSUER, PUBLIC_URL, REALM, SigningKey
+from tests.support.tokens import AUDIENCE, INTERNAL_URL, ISSUER, PUBLIC_URL, REALM, SigningKey
 
 REALM_PATH = f"/realms/{REALM}"
 DISCOVERY_PATH = f"{REALM_PATH}/.well-known/openid-configuration"
@@ -28,6 +28,21 @@ CERTS_PATH = f"{REALM_PATH}/protocol/openid-connect/certs"
 TOKEN_PATH = f"{REALM_PATH}/protocol/openid-connect/token"
 CLIENT_ID = "shop-api"
 CLIENT_SECRET = "s3cret-for-tests"
+
+
+def settings_values(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for `KeycloakSettings` pointing at this fake; `overrides` replace entries."""
+    values: dict[str, Any] = {
+        "public_url": PUBLIC_URL,
+        "internal_url": INTERNAL_URL,
+        "realm": REALM,
+        "audience": AUDIENCE,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
+    values.update(overrides)
+    return values
+
 
 Override = Callable[[httpx.Request], Awaitable[httpx.Response | None] | httpx.Response | None]
 
