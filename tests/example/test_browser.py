@@ -96,8 +96,10 @@ def log_in_through_swagger_ui(context: BrowserContext, app: ServedApp, username:
     )
     keycloak_page.locator("#username").fill(username)
     keycloak_page.locator("#password").fill(password_of(username))
-    keycloak_page.locator("#kc-login").click()
-    keycloak_page.wait_for_event("close")  # Swagger UI's oauth2-redirect page hands the code back
+    # Swagger UI's oauth2-redirect page hands the code back and closes the popup, often faster than
+    # a wait registered after the click would see: listen before clicking.
+    with keycloak_page.expect_event("close"):
+        keycloak_page.locator("#kc-login").click()
     expect(login.locator("button", has_text="Logout")).to_be_visible()
     login.locator("button.btn-done").click()
     return page
