@@ -55,14 +55,7 @@ def dependency_app(auth: KeycloakAuth) -> FastAPI:
     async def me(principal: Principal = Depends(auth.principal)) -> dict[str, Any]:
         return {"sub": principal.subject}
 
-    @app.get("/admin")
-    async def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> dict[str, Any]:
-        return {"sub": principal.subject}
-
-    @app.get("/orders")
-    async def orders(principal: Principal = Depends(auth.require_roles("orders:read", client=AUDIENCE))) -> Any:
-        return {"sub": principal.subject}
-
+    _add_role_routes(app, auth)
     return app
 
 
@@ -79,6 +72,13 @@ def middleware_app(auth: KeycloakAuth) -> FastAPI:
     async def me(request: Request) -> JSONResponse:
         return JSONResponse({"sub": request.user.subject})
 
+    _add_role_routes(app, auth)
+    return app
+
+
+def _add_role_routes(app: FastAPI, auth: KeycloakAuth) -> None:
+    """A realm role and a client role, by dependency: the same in both apps."""
+
     @app.get("/admin")
     async def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> dict[str, Any]:
         return {"sub": principal.subject}
@@ -86,8 +86,6 @@ def middleware_app(auth: KeycloakAuth) -> FastAPI:
     @app.get("/orders")
     async def orders(principal: Principal = Depends(auth.require_roles("orders:read", client=AUDIENCE))) -> Any:
         return {"sub": principal.subject}
-
-    return app
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,10 @@ def https_keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsKe
         yield HttpsKeycloak(server, port, ca.write(directory), other)
     finally:
         server.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_trust_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # httpx honours SSL_CERT_FILE/SSL_CERT_DIR; a developer's own must not make a test pass.
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)

