@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import pytest
@@ -305,23 +305,24 @@ def test_require_scopes_needs_every_scope(
 @pytest.mark.parametrize(
     ("path", "claims", "status"),
     [
-        pytest.param("/internal", service_claims("shop-api"), 200, id="listed-client"),
-        pytest.param("/internal", service_claims("reporting"), 403, id="unlisted-client"),
-        pytest.param("/internal", user_claims(), 403, id="user"),
+        pytest.param("/internal", lambda: service_claims("shop-api"), 200, id="listed-client"),
+        pytest.param("/internal", lambda: service_claims("reporting"), 403, id="unlisted-client"),
+        pytest.param("/internal", lambda: user_claims(), 403, id="user"),
         pytest.param(
             "/internal",
-            user_claims(email=None, azp="shop-api", client_id="shop-api"),
+            lambda: user_claims(email=None, azp="shop-api", client_id="shop-api"),
             403,
             id="user-without-email-through-the-confidential-client",
         ),
-        pytest.param("/any-service", service_claims("reporting"), 200, id="any-client-when-none-listed"),
-        pytest.param("/any-service", user_claims(email=None), 403, id="user-without-email-when-none-listed"),
+        pytest.param("/any-service", lambda: service_claims("reporting"), 200, id="any-client-when-none-listed"),
+        pytest.param("/any-service", lambda: user_claims(email=None), 403, id="user-without-email-when-none-listed"),
     ],
 )
 def test_require_service_account_accepts_only_service_accounts_of_the_listed_clients(
-    client: TestClient, signing_key: SigningKey, path: str, claims: dict[str, Any], status: int
+    client: TestClient, signing_key: SigningKey, path: str, claims: Callable[[], dict[str, Any]], status: int
 ) -> None:
-    assert client.get(path, headers=bearer(mint(claims, signing_key))).status_code == status
+    # Claims are built when the test runs, not at collection: a slow run must not expire them.
+    assert client.get(path, headers=bearer(mint(claims(), signing_key))).status_code == status
 
 
 # --- optional caller ---------------------------------------------------------------------------------
