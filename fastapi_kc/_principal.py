@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
+from fastapi_kc._frozen import freeze
+
 _TRUE_STRINGS: Final = frozenset({"true"})
 _NO_ROLES: Final[frozenset[str]] = frozenset()
 
@@ -22,17 +24,17 @@ def _str(value: Any) -> str | None:
 
 
 def _roles(access: Any) -> frozenset[str]:
-    """`{"roles": [...]}` as Keycloak writes it; anything else gives no roles."""
-    if not isinstance(access, dict):
+    """`{"roles": [...]}` as Keycloak writes it (frozen: a tuple); anything else gives no roles."""
+    if not isinstance(access, Mapping):
         return _NO_ROLES
     roles = access.get("roles")
-    if not isinstance(roles, list):
+    if not isinstance(roles, tuple | list):
         return _NO_ROLES
     return frozenset(role for role in roles if isinstance(role, str))
 
 
 def _client_roles(resource_access: Any) -> Mapping[str, frozenset[str]]:
-    if not isinstance(resource_access, dict):
+    if not isinstance(resource_access, Mapping):
         return MappingProxyType({})
     return MappingProxyType({client: roles for client, access in resource_access.items() if (roles := _roles(access))})
 
@@ -40,7 +42,7 @@ def _client_roles(resource_access: Any) -> Mapping[str, frozenset[str]]:
 def _audience(aud: Any) -> frozenset[str]:
     if isinstance(aud, str):
         return frozenset((aud,))
-    if isinstance(aud, list):
+    if isinstance(aud, tuple | list):
         return frozenset(item for item in aud if isinstance(item, str))
     return frozenset()
 
@@ -60,7 +62,7 @@ def parse_bool(value: Any) -> bool:
     A user attribute mapped into a token arrives in any of these shapes depending on the
     mapper's JSON type and the Keycloak version (field notes §4).
     """
-    if isinstance(value, list):
+    if isinstance(value, tuple | list):
         return len(value) == 1 and parse_bool(value[0])
     if isinstance(value, bool):
         return value
@@ -82,7 +84,7 @@ def is_service_account_token(claims: Mapping[str, Any]) -> bool:
 
 
 class Principal:
-    """The caller of a request, built from a verified access token. Immutable.
+    """The caller of a request, built from a verified access token. Immutable, claims included.
 
     Works as Starlette's `request.user` (`is_authenticated`, `display_name`, `identity`) and
     exposes `grants` for Starlette's `@requires`: `authenticated`, `realm:<role>`,
@@ -92,23 +94,39 @@ class Principal:
     or three of them, and building all of them would cost more than the signature check.
     """
 
-    __slots__ = ("_cache", "claims", "subject")
+    __slots__ = ("_cache", "_claims", "subject")
 
     subject: str
-    claims: Mapping[str, Any]
+    _claims: Mapping[str, Any]
+    _cache: dict[str, Any]
 
     def __init__(self, claims: Mapping[str, Any]) -> None:
+        """Take over `claims` (not copied: the caller must not change them afterwards)."""
         sub = claims.get("sub")
         if not isinstance(sub, str):
             raise TypeError("a Principal needs a string `sub` claim")
         object.__setattr__(self, "subject", sub)
-        object.__setattr__(self, "claims", claims if isinstance(claims, MappingProxyType) else MappingProxyType(claims))
+        # Private: every field below is built from it into immutable values (frozensets,
+        # tuples of strings); only `claims` exposes the claims, and only deeply frozen.
+        object.__setattr__(self, "_claims", claims)
         object.__setattr__(self, "_cache", {})
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> Principal:
-        """Build from the claims of a token that has passed every check (the dict is not copied)."""
-        return cls(MappingProxyType(claims))
+    def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
+        """Build from the claims of a token that has passed every check (taken over, not copied)."""
+        return cls(claims)
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """All claims, deeply read-only: JSON objects are read-only dicts, JSON arrays tuples.
+
+        A verified principal is cached and shared by every request presenting the same token:
+        a handler that could append to `claims["realm_access"]["roles"]` would grant that role
+        to the next request. Frozen once per principal, on first use (most requests never read
+        the raw claims, so new tokens do not pay for it), and never per cache hit.
+        """
+        result: Mapping[str, Any] = self._memo("claims", lambda: freeze(self._claims))
+        return result
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Principal is immutable; cannot set {name!r}")
@@ -117,13 +135,18 @@ class Principal:
         raise AttributeError(f"Principal is immutable; cannot delete {name!r}")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Principal) and dict(self.claims) == dict(other.claims)
+        # The frozen forms: a list and the tuple it froze into are not equal.
+        return isinstance(other, Principal) and self.claims == other.claims
 
     def __hash__(self) -> int:
-        return hash((self.subject, str(self.claims.get("jti")), str(self.claims.get("iat"))))
+        return hash((self.subject, str(self._claim("jti")), str(self._claim("iat"))))
+
+    def _claim(self, name: str) -> Any:
+        """One claim as given; callers only ever keep immutable values built from it."""
+        return self._claims.get(name)
 
     def _memo(self, name: str, build: Callable[[], Any]) -> Any:
-        cache: dict[str, Any] = self._cache  # type: ignore[attr-defined]
+        cache = self._cache
         try:
             return cache[name]
         except KeyError:
@@ -135,56 +158,56 @@ class Principal:
     @property
     def username(self) -> str | None:
         """`preferred_username`."""
-        return _str(self.claims.get("preferred_username"))
+        return _str(self._claim("preferred_username"))
 
     @property
     def email(self) -> str | None:
-        return _str(self.claims.get("email"))
+        return _str(self._claim("email"))
 
     @property
     def authorized_party(self) -> str | None:
         """`azp`: the client the token was issued to."""
-        return _str(self.claims.get("azp"))
+        return _str(self._claim("azp"))
 
     @property
     def client_id(self) -> str | None:
         """The `client_id` claim (`clientId` before Keycloak 26) of a client-credentials token."""
-        return _str(self.claims.get("client_id")) or _str(self.claims.get("clientId"))
+        return _str(self._claim("client_id")) or _str(self._claim("clientId"))
 
     @property
     def is_service_account(self) -> bool:
         """True only for client-credentials tokens, decided explicitly (see `is_service_account_token`)."""
-        result: bool = self._memo("is_service_account", lambda: is_service_account_token(self.claims))
+        result: bool = self._memo("is_service_account", lambda: is_service_account_token(self._claims))
         return result
 
     @property
     def session_id(self) -> str | None:
         """`sid` (or the older `session_state`); service accounts have none."""
-        return _str(self.claims.get("sid")) or _str(self.claims.get("session_state"))
+        return _str(self._claim("sid")) or _str(self._claim("session_state"))
 
     @property
     def acr(self) -> str | None:
-        return _str(self.claims.get("acr"))
+        return _str(self._claim("acr"))
 
     # --- authorisation -------------------------------------------------------------------------
 
     @property
     def realm_roles(self) -> frozenset[str]:
-        result: frozenset[str] = self._memo("realm_roles", lambda: _roles(self.claims.get("realm_access")))
+        result: frozenset[str] = self._memo("realm_roles", lambda: _roles(self._claim("realm_access")))
         return result
 
     @property
     def client_roles(self) -> Mapping[str, frozenset[str]]:
         """Roles per client (`resource_access`), never mixed with realm roles."""
         result: Mapping[str, frozenset[str]] = self._memo(
-            "client_roles", lambda: _client_roles(self.claims.get("resource_access"))
+            "client_roles", lambda: _client_roles(self._claim("resource_access"))
         )
         return result
 
     @property
     def scopes(self) -> frozenset[str]:
         def build() -> frozenset[str]:
-            scope = self.claims.get("scope")
+            scope = self._claim("scope")
             return frozenset(scope.split()) if isinstance(scope, str) else frozenset()
 
         result: frozenset[str] = self._memo("scopes", build)
@@ -192,27 +215,27 @@ class Principal:
 
     @property
     def audience(self) -> frozenset[str]:
-        result: frozenset[str] = self._memo("audience", lambda: _audience(self.claims.get("aud")))
+        result: frozenset[str] = self._memo("audience", lambda: _audience(self._claim("aud")))
         return result
 
     @property
     def groups(self) -> tuple[str, ...]:
-        groups = self.claims.get("groups")
-        return tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else ()
+        groups = self._claim("groups")
+        return tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, tuple | list) else ()
 
     # --- times ---------------------------------------------------------------------------------
 
     @property
     def issued_at(self) -> datetime | None:
-        return _timestamp(self.claims.get("iat"))
+        return _timestamp(self._claim("iat"))
 
     @property
     def expires_at(self) -> datetime | None:
-        return _timestamp(self.claims.get("exp"))
+        return _timestamp(self._claim("exp"))
 
     @property
     def auth_time(self) -> datetime | None:
-        return _timestamp(self.claims.get("auth_time"))
+        return _timestamp(self._claim("auth_time"))
 
     def has_role(self, role: str, client: str | None = None) -> bool:
         """A realm role, or with `client` a role of that client; the two are never mixed."""
@@ -222,7 +245,7 @@ class Principal:
 
     def claim_bool(self, name: str) -> bool:
         """Claim `name` read as a boolean whatever shape Keycloak gave it; missing is false."""
-        return parse_bool(self.claims.get(name))
+        return parse_bool(self._claim(name))
 
     # --- Starlette's user protocol ---------------------------------------------------------
 
