@@ -37,7 +37,9 @@ class KeycloakAuth(Dependencies):
 
     `async with KeycloakAuth(settings) as auth:` or `FastAPI(lifespan=auth.lifespan)`.
     `http_client` replaces the default httpx client (which verifies TLS with `ca_bundle` and
-    never follows redirects); `clock` replaces `time.time`, for tests.
+    never follows redirects); `clock` replaces `time.time`, for tests. `principal_class`, a
+    subclass of `Principal` with properties of your own, is what every verified token becomes
+    (immutable, and cached with the token like the base class).
 
     Raises:
         ConfigurationError: from the constructor for invalid settings, from start-up when
@@ -50,8 +52,12 @@ class KeycloakAuth(Dependencies):
         *,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        principal_class: type[Principal] = Principal,
     ) -> None:
+        if not (isinstance(principal_class, type) and issubclass(principal_class, Principal)):
+            raise ConfigurationError(f"principal_class must be Principal or a subclass of it, not {principal_class!r}")
         self.settings = settings if settings is not None else KeycloakSettings()
+        self.principal_class = principal_class
         self._injected_client = http_client
         self._client: httpx.AsyncClient | None = None
         self._clock = clock
@@ -62,7 +68,7 @@ class KeycloakAuth(Dependencies):
             max_age=self.settings.jwks_max_age_seconds,
             max_stale=self.settings.jwks_max_stale_seconds,
         )
-        self._verifier = TokenVerifier(self.settings, self._keys, clock)
+        self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class)
         self._users = 0
         self._start_lock: asyncio.Lock | None = None
         super().__init__(self.settings, self.authenticate)

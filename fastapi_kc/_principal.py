@@ -8,10 +8,16 @@ nothing rather than something wrong: a string is not a list of roles.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+
+from fastapi_kc import _principal_data
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import CoreSchema
 
 from fastapi_kc._frozen import freeze
 
@@ -92,6 +98,12 @@ class Principal:
 
     Fields are read from the claims when first used and then kept: most requests look at two
     or three of them, and building all of them would cost more than the signature check.
+
+    A Principal is also data: a route may return it (`-> Principal`, `response_model`), a
+    pydantic model may hold it, and `to_dict()`, `jsonable_encoder`, `pickle` and `copy` work.
+    What is shown is `public_fields`, never the raw claims unless asked. Subclass it to add typed
+    properties read from your own claims, list them in `public_fields`, and pass the class as
+    `KeycloakAuth(..., principal_class=...)`.
     """
 
     __slots__ = ("_cache", "_claims", "subject")
@@ -99,6 +111,14 @@ class Principal:
     subject: str
     _claims: Mapping[str, Any]
     _cache: dict[str, Any]
+
+    #: The fields serialised by `to_dict()`, pydantic and FastAPI responses, in this order. The
+    #: session id and the raw claims are left out on purpose; a subclass adds its own properties
+    #: (or `"claims"`) with `public_fields = (*Principal.public_fields, "tenant")`.
+    public_fields: ClassVar[tuple[str, ...]] = (
+        "subject", "username", "email", "is_service_account", "client_id", "authorized_party",
+        "realm_roles", "client_roles", "scopes", "audience", "groups", "issued_at", "expires_at",
+    )  # fmt: skip
 
     def __init__(self, claims: Mapping[str, Any]) -> None:
         """Take over `claims` (not copied: the caller must not change them afterwards)."""
@@ -112,7 +132,7 @@ class Principal:
         object.__setattr__(self, "_cache", {})
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
+    def from_claims(cls, claims: Mapping[str, Any]) -> Self:
         """Build from the claims of a token that has passed every check (taken over, not copied)."""
         return cls(claims)
 
@@ -133,6 +153,33 @@ class Principal:
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Principal is immutable; cannot delete {name!r}")
+
+    # --- as data ---------------------------------------------------------------------------------
+
+    def to_dict(self, *, claims: bool = False) -> dict[str, Any]:
+        """The public fields in JSON's types (sets as sorted lists, times as ISO 8601 strings).
+
+        `claims=True` adds the raw claims under `"claims"`. `json.dumps(principal.to_dict())` works.
+        """
+        return _principal_data.to_dict(self, claims=claims)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        """`(field, value)` pairs, as pydantic models give: `dict(principal)` and `jsonable_encoder` work."""
+        return iter(self.to_dict().items())
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return _principal_data.pydantic_schema(cls, handler)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its class and claims; the field cache is rebuilt on use."""
+        return (type(self), (_principal_data.thaw(self._claims),))
+
+    def __copy__(self) -> Principal:
+        return self  # immutable: a copy could not differ
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Principal:
+        return self
 
     def __eq__(self, other: object) -> bool:
         # The frozen forms: a list and the tuple it froze into are not equal.

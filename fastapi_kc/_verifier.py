@@ -36,8 +36,15 @@ class _Verified(NamedTuple):
 class TokenVerifier:
     """Verifies access tokens for one API against one realm's key cache."""
 
-    def __init__(self, settings: KeycloakSettings, keys: KeySetCache, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: KeycloakSettings,
+        keys: KeySetCache,
+        clock: Callable[[], float],
+        principal_class: type[Principal] = Principal,
+    ) -> None:
         self._keys = keys
+        self._principal_class = principal_class
         self._clock = clock
         self._settings = settings
         self._issuer = settings.issuer
@@ -81,7 +88,7 @@ class TokenVerifier:
             expires = check_access_token(
                 claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
             )
-            principal = Principal.from_claims(claims)
+            principal = self._principal_class.from_claims(claims)
             self._remember(token, _Verified(principal, expires, key))
             return principal
         except AuthError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "fastapi_kc"
-PURE = ["_errors", "_settings", "_claims", "_jws", "_keys", "_principal", "_bearer", "_diagnostics",
+PURE = ["_errors", "_settings", "_claims", "_jws", "_keys", "_principal", "_principal_data", "_bearer", "_diagnostics",
         "_doctor_report", "_doctor_token", "_frozen"]  # fmt: skip
 IO = ["_http", "_jwks", "_verifier", "_service_token", "_doctor"]
 FRAMEWORKS = {"starlette", "fastapi"}
