@@ -122,6 +122,11 @@ class KeycloakSettings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise ConfigurationError(_describe(exc)) from None
+        # Here, not in a validator: only a KeycloakSettings built on its own reads KEYCLOAK_*
+        # variables. Nested in an application's settings it is validated from what the parent
+        # read (`KEYCLOAK__PUBLIC_URL` with `env_nested_delimiter="__"`), and those names are
+        # right, not misspelt.
+        _warn_about_unknown_variables(type(self))
 
     @field_validator("public_url", "internal_url")
     @classmethod
@@ -181,12 +186,6 @@ class KeycloakSettings(BaseSettings):
         if not self.internal_url:
             # Frozen model: the one place a derived default is written, right after validation.
             object.__setattr__(self, "internal_url", self.public_url)
-        # A misspelt variable (KEYCLOAK_AUDIANCE, KEYCLOAK_VERIFY=false) would otherwise do nothing, silently.
-        known = {env_name(name) for name in type(self).model_fields}
-        for name in sorted(n for n in os.environ if n.upper().startswith(ENV_PREFIX) and n.upper() not in known):
-            logger.warning(
-                "%s is not a fastapi_kc setting and is ignored (settings: %s)", name, ", ".join(sorted(known))
-            )
         fields = ("public_url",) if self.internal_url == self.public_url else ("public_url", "internal_url")
         for field in fields:
             parts = urlsplit(getattr(self, field))
@@ -233,6 +232,22 @@ class KeycloakSettings(BaseSettings):
     def browser_token_url(self) -> str:
         """Token endpoint as browsers reach it (public URL), for Swagger UI's PKCE login."""
         return f"{self.issuer}/protocol/openid-connect/token"
+
+
+def _warn_about_unknown_variables(settings: type[KeycloakSettings]) -> None:
+    """A misspelt variable (KEYCLOAK_AUDIANCE, KEYCLOAK_VERIFY=false) would otherwise do nothing.
+
+    `KEYCLOAK__...` names are an application's nested settings (its `env_nested_delimiter`),
+    not misspellings of ours.
+    """
+    known = {env_name(name) for name in settings.model_fields}
+    nested = f"{ENV_PREFIX}_"
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and not upper.startswith(nested) and upper not in known:
+            logger.warning(
+                "%s is not a fastapi_kc setting and is ignored (settings: %s)", name, ", ".join(sorted(known))
+            )
 
 
 def _describe(exc: ValidationError) -> str:

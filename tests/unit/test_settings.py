@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastapi_kc import ConfigurationError, KeycloakSettings
 
@@ -175,3 +177,36 @@ def test_a_misspelt_variable_is_named_in_a_warning(env: pytest.MonkeyPatch, capl
     with caplog.at_level(logging.WARNING, logger="fastapi_kc"):
         KeycloakSettings()
     assert any("KEYCLOAK_AUDIANCE is not a fastapi_kc setting" in r.getMessage() for r in caplog.records)
+
+
+class AppSettings(BaseSettings):
+    """An application's own settings, holding the Keycloak ones under `keycloak`."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__")
+
+    keycloak: KeycloakSettings
+    shop_name: str = "shop"
+
+
+def test_settings_nested_in_an_applications_settings_read_its_nested_variables(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("KEYCLOAK__PUBLIC_URL", "https://auth.example.test")
+    monkeypatch.setenv("KEYCLOAK__INTERNAL_URL", "https://keycloak.internal:8443")
+    monkeypatch.setenv("KEYCLOAK__REALM", "shop")
+    monkeypatch.setenv("KEYCLOAK__AUDIENCE", "api,orders")
+    with caplog.at_level(logging.WARNING, logger="fastapi_kc"):
+        settings = AppSettings().keycloak
+    assert settings.issuer == "https://auth.example.test/realms/shop"
+    assert settings.audience == ("api", "orders")
+    assert settings.jwks_url == "https://keycloak.internal:8443/realms/shop/protocol/openid-connect/certs"
+    assert not caplog.records, "no misspelt-variable warning for the nested names"
+
+
+def test_nested_settings_are_still_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYCLOAK__PUBLIC_URL", "https://auth.example.test")
+    monkeypatch.setenv("KEYCLOAK__REALM", "shop")
+    monkeypatch.setenv("KEYCLOAK__AUDIENCE", "api")
+    monkeypatch.setenv("KEYCLOAK__ALGORITHMS", "HS256")
+    with pytest.raises(ValidationError, match="HS256 cannot be allowed"):
+        AppSettings()
