@@ -8,6 +8,8 @@ is renewed before it expires; 429 and 5xx are retried with backoff, honouring `R
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib
 import json
 import logging
 import time
@@ -41,7 +43,8 @@ class ServiceTokenClient:
     """Access tokens for this service's own client (`KEYCLOAK_CLIENT_ID`/`_SECRET`).
 
     `async with ServiceTokenClient(settings) as client: await client.get_token()`;
-    `client.auth()` is an `httpx.Auth` for outgoing requests.
+    `client.auth()` attaches its tokens to outgoing requests of an `httpx.AsyncClient` or an
+    `httpx2.AsyncClient`.
 
     Raises:
         ConfigurationError: the client id or secret is not configured.
@@ -125,9 +128,14 @@ class ServiceTokenClient:
         if self._token is not None and self._token.value == value:
             self._token = None
 
-    def auth(self) -> httpx.Auth:
-        """An `httpx.Auth` attaching the token to requests, renewing once on a 401."""
-        return ServiceTokenAuth(self)
+    def auth(self) -> ServiceTokenAuth:
+        """An auth attaching the token to requests, renewing once on a 401.
+
+        Accepted by `httpx.AsyncClient` and, when httpx2 is installed, by `httpx2.AsyncClient`
+        (the fork Starlette's test client and Authlib have moved to): both check `isinstance`
+        against their own `Auth` class, so the object returned is an instance of both.
+        """
+        return _auth_class()(self)
 
     def _renewal_done(self, task: asyncio.Task[_Token]) -> None:
         if self._inflight is task:
@@ -229,7 +237,11 @@ def _refusal(settings: KeycloakSettings, response: httpx.Response, body: dict[st
 
 
 class ServiceTokenAuth(httpx.Auth):
-    """Attaches a `ServiceTokenClient` token; on a 401, renews once and retries the request."""
+    """Attaches a `ServiceTokenClient` token; on a 401, renews once and retries the request.
+
+    The flow only sets a header and reads the status, which httpx's and httpx2's requests and
+    responses both offer; `ServiceTokenClient.auth()` gives an instance usable with either.
+    """
 
     def __init__(self, tokens: ServiceTokenClient) -> None:
         self._tokens = tokens
@@ -245,3 +257,18 @@ class ServiceTokenAuth(httpx.Auth):
             self._tokens.invalidate(token)
             request.headers["Authorization"] = f"Bearer {await self._tokens.get_token()}"
             yield request
+
+
+@functools.cache
+def _auth_class() -> type[ServiceTokenAuth]:
+    """`ServiceTokenAuth`, also an `httpx2.Auth` when httpx2 is installed (imported on first use only)."""
+    try:
+        httpx2 = importlib.import_module("httpx2")
+    except ImportError:
+        return ServiceTokenAuth
+    both: type[ServiceTokenAuth] = type(
+        "ServiceTokenAuth",
+        (ServiceTokenAuth, httpx2.Auth),
+        {"__module__": __name__, "__doc__": ServiceTokenAuth.__doc__},
+    )
+    return both

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
+import httpx2
 import pytest
 
 from fastapi_kc import ConfigurationError, KeycloakSettings, ServiceTokenClient, TokenRequestError
@@ -268,19 +269,25 @@ def test_a_client_without_id_or_secret_is_a_configuration_error(settings_values,
 # --- httpx.Auth for outgoing calls -------------------------------------------------------------
 
 
-def downstream(answers: Callable[[str], int]) -> tuple[httpx.AsyncClient, list[str]]:
-    """A downstream service recording the Authorization headers it sees."""
+HTTP_LIBRARIES = [pytest.param(httpx, id="httpx"), pytest.param(httpx2, id="httpx2")]
+
+
+def downstream(answers: Callable[[str], int], library: Any = httpx) -> tuple[Any, list[str]]:
+    """A downstream service recording the Authorization headers it sees, called with `library`'s client."""
     seen: list[str] = []
 
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: Any) -> Any:
         seen.append(request.headers.get("Authorization", ""))
-        return httpx.Response(answers(seen[-1]))
+        return library.Response(answers(seen[-1]))
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(handle), base_url="https://orders.internal.test"), seen
+    return library.AsyncClient(transport=library.MockTransport(handle), base_url="https://orders.internal.test"), seen
 
 
-def test_auth_attaches_the_token_to_outgoing_requests(fake_keycloak: FakeKeycloak, settings_values) -> None:
-    http, seen = downstream(lambda authorization: 200)
+@pytest.mark.parametrize("library", HTTP_LIBRARIES)
+def test_auth_attaches_the_token_to_outgoing_requests(
+    fake_keycloak: FakeKeycloak, settings_values, library: Any
+) -> None:
+    http, seen = downstream(lambda authorization: 200, library)
 
     async def scenario() -> list[int]:
         async with make_client(fake_keycloak, settings_values) as tokens, http:
@@ -291,10 +298,11 @@ def test_auth_attaches_the_token_to_outgoing_requests(fake_keycloak: FakeKeycloa
     assert fake_keycloak.token_hits == 1
 
 
+@pytest.mark.parametrize("library", HTTP_LIBRARIES)
 def test_auth_renews_the_token_once_when_the_downstream_answers_401(
-    fake_keycloak: FakeKeycloak, settings_values
+    fake_keycloak: FakeKeycloak, settings_values, library: Any
 ) -> None:
-    http, seen = downstream(lambda authorization: 401 if authorization.endswith("-1") else 200)
+    http, seen = downstream(lambda authorization: 401 if authorization.endswith("-1") else 200, library)
 
     async def scenario() -> int:
         async with make_client(fake_keycloak, settings_values) as tokens, http:
@@ -305,10 +313,11 @@ def test_auth_renews_the_token_once_when_the_downstream_answers_401(
     assert fake_keycloak.token_hits == 2
 
 
+@pytest.mark.parametrize("library", HTTP_LIBRARIES)
 def test_auth_retries_only_once_when_the_downstream_keeps_answering_401(
-    fake_keycloak: FakeKeycloak, settings_values
+    fake_keycloak: FakeKeycloak, settings_values, library: Any
 ) -> None:
-    http, seen = downstream(lambda authorization: 401)
+    http, seen = downstream(lambda authorization: 401, library)
 
     async def scenario() -> int:
         async with make_client(fake_keycloak, settings_values) as tokens, http:
