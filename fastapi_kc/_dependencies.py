@@ -22,6 +22,7 @@ from fastapi_kc._errors import AuthError, InsufficientScopeError
 from fastapi_kc._principal import Principal
 from fastapi_kc._responses import refusal_headers
 from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._text import printable
 
 logger = logging.getLogger("fastapi_kc")
 
@@ -86,7 +87,9 @@ class Dependencies:
 
         async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
             if not check(principal):
-                logger.info("request refused: reason=forbidden status=403 subject=%s: %s", principal.subject, refusal)
+                logger.info(
+                    "request refused: reason=forbidden status=403 subject=%s: %s", printable(principal.subject), refusal
+                )
                 raise self.http_exception(InsufficientScopeError(refusal, reason="forbidden"))
             return principal
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi_kc._settings import KeycloakSettings, env_name
+from fastapi_kc._text import printable
 
 NetworkFailure = Literal["dns", "refused", "timeout", "tls", "protocol", "other"]
 
@@ -33,10 +34,10 @@ def issuer_mismatch(settings: KeycloakSettings, found: object) -> Diagnosis:
     """Keycloak issues tokens under another URL than the one we expect (field notes §1)."""
     return Diagnosis(
         problem=(
-            f"Keycloak's issuer does not match ours: tokens would carry iss={found!r} "
+            f"Keycloak's issuer does not match ours: tokens would carry iss={printable(found, 200, quoted=True)} "
             f"but this service expects iss={settings.issuer!r}"
         ),
-        evidence=f"discovery document at {settings.discovery_url} reports issuer {found!r}",
+        evidence=f"discovery document at {settings.discovery_url} reports issuer {printable(found, 200, quoted=True)}",
         fix=(
             f"set {env_name('public_url')} to the URL browsers use to reach Keycloak (the issuer minus "
             f"'{settings.auth_path}/realms/{settings.realm}'), or set Keycloak's `hostname` option "
@@ -52,7 +53,7 @@ def http_status(settings: KeycloakSettings, url: str, what: str, status: int, lo
     if 300 <= status < 400:
         return Diagnosis(
             problem=f"the {what} URL redirects (redirects are not followed)",
-            evidence=f"{evidence}, Location: {location or '(none)'}",
+            evidence=f"{evidence}, Location: {printable(location, 200) if location else '(none)'}",
             fix=(
                 f"point {env_name('internal_url')} at the final address (scheme, host, port and path prefix) "
                 "Keycloak answers on directly"
@@ -84,7 +85,10 @@ def http_status(settings: KeycloakSettings, url: str, what: str, status: int, lo
 def not_json(url: str, what: str, content_type: str | None, snippet: str) -> Diagnosis:
     return Diagnosis(
         problem=f"the {what} is not a JSON document",
-        evidence=f"GET {url} answered Content-Type {content_type or '(none)'}, starting {snippet!r}",
+        evidence=(
+            f"GET {url} answered Content-Type {printable(content_type, 80) if content_type else '(none)'}, "
+            f"starting {printable(snippet, 120, quoted=True)}"
+        ),
         fix=f"{env_name('internal_url')} must point at Keycloak itself, not at a login page or another proxy path",
     )
 
@@ -281,7 +285,7 @@ def clock_skew(settings: KeycloakSettings, skew: float, date_header: str) -> Dia
 
 def unknown_kid(settings: KeycloakSettings, kid: object, known: str) -> Diagnosis:
     return Diagnosis(
-        problem=f"the token's key (kid {kid!r:.80}) is not one of the realm's signing keys",
+        problem=f"the token's key (kid {printable(kid, 80, quoted=True)}) is not one of the realm's signing keys",
         evidence=f"{settings.jwks_url} has: {known}",
         fix=(
             f"the token comes from another realm or Keycloak than {settings.issuer!r}, or its key was removed "
@@ -299,32 +303,33 @@ def token_refused(settings: KeycloakSettings, reason: str, description: str, cla
     audiences = ",".join(settings.audience)
     causes: dict[str, tuple[str, str]] = {
         "issuer": (
-            f"iss is {iss!r:.200}, expected {settings.issuer!r}",
+            f"iss is {printable(iss, 200, quoted=True)}, expected {settings.issuer!r}",
             "Keycloak writes into iss the URL the client used to get the token: clients must get tokens "
             f"through {settings.public_url!r}, or set {env_name('public_url')} to that URL (or fix Keycloak's "
             "`hostname` option so every client sees one URL)",
         ),
         "audience": (
-            f"aud is {aud!r:.200}, expected one of {audiences!r}; azp (the client the token was issued to) is "
-            f"{azp!r:.80}",
-            f"add an audience mapper to the client {azp!r:.80} (Keycloak: Clients > {azp!s:.80} > Client scopes > "
-            f"{azp!s:.80}-dedicated > Add mapper > By configuration > Audience, Included Client Audience "
+            f"aud is {printable(aud, 200, quoted=True)}, expected one of {audiences!r}; azp (the client the token "
+            f"was issued to) is {printable(azp, 80, quoted=True)}",
+            f"add an audience mapper to the client {printable(azp, 80, quoted=True)} (Keycloak: Clients > "
+            f"{printable(azp, 80)} > Client scopes > {printable(azp, 80)}-dedicated > Add mapper > By configuration "
+            "> Audience, Included Client Audience "
             f"{settings.audience[0]!r}), or set {env_name('audience')} if this API is known by another name",
         ),
         "token_type": (
-            f"typ is {typ!r:.80}, expected 'Bearer'",
+            f"typ is {printable(typ, 80, quoted=True)}, expected 'Bearer'",
             "send the access_token of the token response, not the id_token or refresh_token",
         ),
         "expired": (
-            f"exp {claims.get('exp')!r:.40} is in the past (leeway {settings.leeway_seconds:g} s)",
+            f"exp {printable(claims.get('exp'), 40)} is in the past (leeway {settings.leeway_seconds:g} s)",
             "get a new token: access tokens live minutes (Realm settings > Tokens); clients refresh them",
         ),
         "not_yet_valid": (
-            f"nbf {claims.get('nbf')!r:.40} is in the future (leeway {settings.leeway_seconds:g} s)",
+            f"nbf {printable(claims.get('nbf'), 40)} is in the future (leeway {settings.leeway_seconds:g} s)",
             "synchronise this machine's clock with Keycloak's (NTP)",
         ),
         "issued_in_future": (
-            f"iat {claims.get('iat')!r:.40} is in the future (leeway {settings.leeway_seconds:g} s)",
+            f"iat {printable(claims.get('iat'), 40)} is in the future (leeway {settings.leeway_seconds:g} s)",
             f"synchronise this machine's clock with Keycloak's (NTP), or raise {env_name('leeway_seconds')}",
         ),
         "algorithm": (
@@ -364,8 +369,8 @@ def token_request_refused(
     """Keycloak refused the client-credentials request of `KEYCLOAK_CLIENT_ID` (never shows the secret)."""
     client = settings.client_id
     lowered = (description or "").lower()
-    found = f"POST {settings.token_url} answered HTTP {status}" + (f" {error}" if error else "")
-    found += f" ({description[:200]})" if description else ""
+    found = f"POST {settings.token_url} answered HTTP {status}" + (f" {printable(error, 80)}" if error else "")
+    found += f" ({printable(description, 200)})" if description else ""
     if "public client" in lowered:
         problem = f"client {client!r} is a public client: it has no secret and no service account"
         fix = f"use a confidential client in {env_name('client_id')} (Clients > {client} > Client authentication: On)"

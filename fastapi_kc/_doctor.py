@@ -30,6 +30,7 @@ from fastapi_kc._jws import b64url_decode, decode_json_object
 from fastapi_kc._keys import KeySet, key_set_from_jwks
 from fastapi_kc._service_token import ServiceTokenClient
 from fastapi_kc._settings import KeycloakSettings, _is_loopback, env_name
+from fastapi_kc._text import printable
 
 
 async def run_doctor(
@@ -163,9 +164,9 @@ class _Run:
                 diagnosis = await self._realm_elsewhere(diagnosis)
             return None, Check.failed("discovery", diagnosis)
         if not isinstance(document, dict):
-            diagnosis = diagnose.not_json(url, "discovery document", "application/json", repr(document)[:60])
+            diagnosis = diagnose.not_json(url, "discovery document", "application/json", printable(document, 60))
             return None, Check.failed("discovery", diagnosis)
-        evidence = f"GET {url} answered HTTP 200; issuer {document.get('issuer')!r:.200}"
+        evidence = f"GET {url} answered HTTP 200; issuer {printable(document.get('issuer'), 200, quoted=True)}"
         return document, Check.passed("discovery", "the realm's discovery document is served", evidence)
 
     async def _realm_elsewhere(self, diagnosis: Diagnosis) -> Diagnosis:
@@ -285,7 +286,7 @@ def _other_signing_algorithms(document: Any, allowed: tuple[str, ...]) -> list[s
         if isinstance(entry, dict) and entry.get("use", "sig") == "sig":
             alg = entry.get("alg")
             if isinstance(alg, str) and alg not in allowed:
-                found.append(f"{entry.get('kid')!s:.80} ({alg:.20})")
+                found.append(f"{printable(entry.get('kid'), 80)} ({printable(alg, 20)})")
     return found
 
 

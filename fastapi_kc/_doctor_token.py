@@ -21,6 +21,7 @@ from fastapi_kc._jws import CompactToken, b64url_decode, decode_json_object, par
 from fastapi_kc._keys import KeySet
 from fastapi_kc._principal import Principal
 from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._text import printable
 
 
 def check_token(
@@ -102,11 +103,9 @@ def _caller(claims: dict[str, Any], prefix: str) -> Check:
         who = f"user {_show(principal.username)} (sub {_show(principal.subject)}) via client "
         who += _show(principal.authorized_party)
     client_roles = "; ".join(
-        f"{client}: {', '.join(sorted(roles))}" for client, roles in principal.client_roles.items()
+        f"{printable(client)}: {_names(roles)}" for client, roles in principal.client_roles.items()
     )
-    evidence = (
-        f"realm roles: {', '.join(sorted(principal.realm_roles)) or 'none'}; client roles: {client_roles or 'none'}"
-    )
+    evidence = f"realm roles: {_names(principal.realm_roles) or 'none'}; client roles: {client_roles or 'none'}"
     return Check(f"{prefix}.caller", Status.INFO, who, evidence)
 
 
@@ -128,9 +127,13 @@ def _payload(token: str) -> dict[str, Any] | None:
 
 
 def _show(value: object) -> str:
-    """A claim for the report: repr, bounded (claims come from whoever sent the token)."""
-    text = repr(value)
-    return text if len(text) <= 120 else f"{text[:117]}..."
+    """A claim for the report: quoted, escaped and bounded (claims come from whoever sent the token)."""
+    return printable(value, 120, quoted=True)
+
+
+def _names(names: frozenset[str]) -> str:
+    """Role names, each escaped and bounded: a role is a claim too."""
+    return ", ".join(printable(name) for name in sorted(names))
 
 
 def _audience(claims: dict[str, Any]) -> str:

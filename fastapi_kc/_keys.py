@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from fastapi_kc._text import printable
+
 # kty (and curve) each algorithm needs; RFC 7518 §3.3-3.5 and RFC 8037 §3.1.
 _KEY_TYPE_OF_ALG: dict[str, tuple[str, str | None]] = {
     "RS256": ("RSA", None), "RS384": ("RSA", None), "RS512": ("RSA", None),
@@ -67,7 +69,9 @@ class KeySet:
 
     def describe(self) -> str:
         """`kid (alg, ...)` for each key; what a log line or an error message shows."""
-        return ", ".join(f"{kid} ({'/'.join(sorted(k.algorithms))})" for kid, k in self.keys.items()) or "none"
+        return (
+            ", ".join(f"{printable(kid)} ({'/'.join(sorted(k.algorithms))})" for kid, k in self.keys.items()) or "none"
+        )
 
 
 def key_set_from_jwks(document: Any, allowed_algorithms: Iterable[str], previous: KeySet | None = None) -> KeySet:
@@ -92,13 +96,13 @@ def key_set_from_jwks(document: Any, allowed_algorithms: Iterable[str], previous
             key = _import_key(entry, allowed)
         except ValueError as exc:
             kid = entry.get("kid") if isinstance(entry, dict) else None
-            skipped.append(f"{kid if isinstance(kid, str) else '(no kid)'}: {exc}")
+            skipped.append(f"{printable(kid) if isinstance(kid, str) else '(no kid)'}: {exc}")
             continue
         if key.kid in keys or key.kid in duplicates:
             # Two keys under one kid: neither can be chosen safely.
             keys.pop(key.kid, None)
             duplicates.add(key.kid)
-            skipped.append(f"{key.kid}: kid published twice")
+            skipped.append(f"{printable(key.kid)}: kid published twice")
             continue
         old = previous.get(key.kid) if previous else None
         same = old is not None and old.jwk == key.jwk and old.algorithms == key.algorithms
@@ -113,7 +117,7 @@ def _import_key(entry: Any, allowed: frozenset[str]) -> VerificationKey:
     if not isinstance(kid, str) or not kid:
         raise ValueError("no kid")
     if entry.get("use", "sig") != "sig":
-        raise ValueError(f"use is {entry.get('use')!r}, not 'sig'")
+        raise ValueError(f"use is {printable(entry.get('use'), 40, quoted=True)}, not 'sig'")
     if _PRIVATE_MEMBERS & entry.keys():
         raise ValueError("contains private or symmetric key material; a public JWKS never should")
     key_ops = entry.get("key_ops")
@@ -122,13 +126,15 @@ def _import_key(entry: Any, allowed: frozenset[str]) -> VerificationKey:
     kty, crv = entry.get("kty"), entry.get("crv")
     algorithms = frozenset(alg for alg in allowed if _KEY_TYPE_OF_ALG[alg] == (kty, crv if kty != "RSA" else None))
     declared = entry.get("alg")
+    shown = f"kty {printable(kty, 40, quoted=True)}" + (f" crv {printable(crv, 40, quoted=True)}" if crv else "")
+    shown += f", alg {printable(declared, 40, quoted=True)}"
     if declared is not None and not isinstance(declared, str):
-        raise ValueError(f"kty {kty!r}, alg {declared!r} (not a string): no allowed algorithm uses it")
+        raise ValueError(f"{shown} (not a string): no allowed algorithm uses it")
     if declared is not None:
         # A key published for one algorithm is used for that one only (RFC 7517 §4.4).
         algorithms = algorithms & {declared}
     if not algorithms:
-        raise ValueError(f"kty {kty!r}{f' crv {crv!r}' if crv else ''}, alg {declared!r}: no allowed algorithm uses it")
+        raise ValueError(f"{shown}: no allowed algorithm uses it")
     public_key = _public_key(entry, str(kty))
     checks = MappingProxyType({alg: signature_check(public_key, alg) for alg in sorted(algorithms)})
     return VerificationKey(kid, checks, public_key, dict(entry))
