@@ -89,12 +89,27 @@ def is_service_account_token(claims: Mapping[str, Any]) -> bool:
     return username.lower() == f"service-account-{client_id}".lower()
 
 
+def client_grant(client: str, role: str) -> str:
+    """`client:<client>:<role>`, the grant string for Starlette's `@requires`, written so it cannot collide.
+
+    Client ids and role names may both contain `:`, so `client:urn:shop:api:admin` could be role
+    `api:admin` of client `urn:shop` or role `admin` of client `urn:shop:api`. The client id is
+    therefore percent-encoded (`%` -> `%25`, `:` -> `%3A`): the first `:` after `client:` always
+    ends the client id, and the rest is the role, colons included. Ids without `:` or `%` (the
+    usual `api`, `shop-api`) read as before: `client:api:orders:read`.
+    """
+    if ":" in client or "%" in client:
+        client = client.replace("%", "%25").replace(":", "%3A")
+    return f"client:{client}:{role}"
+
+
 class Principal:
     """The caller of a request, built from a verified access token. Immutable, claims included.
 
     Works as Starlette's `request.user` (`is_authenticated`, `display_name`, `identity`) and
     exposes `grants` for Starlette's `@requires`: `authenticated`, `realm:<role>`,
-    `client:<client>:<role>` and `scope:<scope>`.
+    `client:<client>:<role>` (see `client_grant`: `%` and `:` in the client id are
+    percent-encoded) and `scope:<scope>`.
 
     Fields are read from the claims when first used and then kept: most requests look at two
     or three of them, and building all of them would cost more than the signature check.
@@ -315,12 +330,21 @@ class Principal:
         def build() -> tuple[str, ...]:
             grants = ["authenticated"]
             grants += [f"realm:{role}" for role in sorted(self.realm_roles)]
-            grants += [f"client:{c}:{role}" for c, roles in self.client_roles.items() for role in sorted(roles)]
+            grants += [client_grant(c, role) for c, roles in self.client_roles.items() for role in sorted(roles)]
             grants += [f"scope:{scope}" for scope in sorted(self.scopes)]
             return tuple(grants)
 
         result: tuple[str, ...] = self._memo("grants", build)
         return result
+
+    @staticmethod
+    def client_grant(client: str, role: str) -> str:
+        """The grant of `role` of `client` as `grants` lists it, for `@requires(...)`.
+
+        `Principal.client_grant("urn:shop", "api:admin")` is `"client:urn%3Ashop:api:admin"`: the
+        client id is percent-encoded so that no two (client, role) pairs give the same string.
+        """
+        return client_grant(client, role)
 
     def __repr__(self) -> str:
         kind = "service account" if self.is_service_account else "user"
