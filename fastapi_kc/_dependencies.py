@@ -116,7 +116,12 @@ class Dependencies:
         return self._requiring(lambda p: set(scopes) <= p.scopes, f"requires scope(s) {' '.join(scopes)}")
 
     def require_service_account(self, *client_ids: str) -> PrincipalDependency:
-        """The caller must be a service account, and with `client_ids`, of one of those clients."""
+        """The caller must be a service account, and with `client_ids`, of one of those clients.
+
+        A service account is a client-credentials token issued to the client it names (`azp`
+        equal to `client_id`, see `Principal.is_service_account`): mappers of another client
+        writing `client_id` and the username do not make its tokens pass.
+        """
         accepted = frozenset(client_ids)
         return self._requiring(
             lambda p: p.is_service_account and (not accepted or p.client_id in accepted),

@@ -81,9 +81,14 @@ def is_service_account_token(claims: Mapping[str, Any]) -> bool:
     Keycloak gives such tokens a `client_id` claim (`clientId` before 26), the username
     `service-account-<client>`, and no user session (`sid`/`session_state`). All three must hold:
     a user without an email, or one who logged in through a confidential client, has a session.
+    And the token must have been issued to that very client (`azp` equal to `client_id`): claims
+    are written by mappers, so another client could be given mappers that write `client_id` and
+    the username, but `azp` is set by Keycloak to the client that asked for the token.
     """
     client_id = _str(claims.get("client_id")) or _str(claims.get("clientId"))
     if not client_id or "sid" in claims or "session_state" in claims:
+        return False
+    if claims.get("azp") != client_id:
         return False
     username = _str(claims.get("preferred_username")) or ""
     return username.lower() == f"service-account-{client_id}".lower()
