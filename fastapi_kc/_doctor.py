@@ -261,7 +261,8 @@ class _Run:
         if result.value is None:
             return [Check.failed("service_token", self._refusal(result))]
         status = result.response.status_code if result.response is not None else 200
-        evidence = f"POST {self.settings.token_url} answered HTTP {status} (client_secret_basic; secret not shown)"
+        method = self.settings.client_auth_method
+        evidence = f"POST {self.settings.token_url} answered HTTP {status} ({method}; no secret or key shown)"
         request = Check.passed("service_token", f"a token was issued to client {self.settings.client_id!r}", evidence)
         return [request, *check_token(result.value, self.settings, self.keys, now=self.clock(), prefix="service_token")]
 

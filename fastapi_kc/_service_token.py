@@ -17,14 +17,14 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import quote
 
 import httpx
 
+from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._diagnostics import describe_network_error, token_request_refused, unreachable
-from fastapi_kc._errors import ConfigurationError, TokenRequestError
+from fastapi_kc._errors import TokenRequestError
 from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, create_http_client, read_bounded
-from fastapi_kc._settings import KeycloakSettings, env_name
+from fastapi_kc._settings import KeycloakSettings
 
 logger = logging.getLogger("fastapi_kc")
 
@@ -40,14 +40,15 @@ class _Token:
 
 
 class ServiceTokenClient:
-    """Access tokens for this service's own client (`KEYCLOAK_CLIENT_ID`/`_SECRET`).
+    """Access tokens for this service's own client (`KEYCLOAK_CLIENT_ID`).
 
     `async with ServiceTokenClient(settings) as client: await client.get_token()`;
     `client.auth()` attaches its tokens to outgoing requests of an `httpx.AsyncClient` or an
-    `httpx2.AsyncClient`.
+    `httpx2.AsyncClient`. The client authenticates as `KEYCLOAK_CLIENT_AUTH_METHOD` says: its
+    secret, or an assertion signed with its key.
 
     Raises:
-        ConfigurationError: the client id or secret is not configured.
+        ConfigurationError: the client id, secret or key is not configured or unusable.
     """
 
     def __init__(
@@ -61,12 +62,8 @@ class ServiceTokenClient:
         backoff_seconds: float = 0.25,
     ) -> None:
         self.settings = settings if settings is not None else KeycloakSettings()
-        if not self.settings.client_id or self.settings.client_secret is None:
-            raise ConfigurationError(
-                f"ServiceTokenClient needs {env_name('client_id')} and {env_name('client_secret')}: a confidential "
-                "client with 'Service accounts roles' enabled in Keycloak"
-            )
-        self._client_id = self.settings.client_id
+        self._client_auth = ClientAuthenticator(self.settings)
+        self._client_id = self._client_auth.client_id
         self._injected_client = http_client
         self._http: httpx.AsyncClient | None = None
         self._clock = clock
@@ -167,21 +164,17 @@ class ServiceTokenClient:
     async def _request(self) -> _Token:
         if self._http is None:
             raise TokenRequestError("ServiceTokenClient is not started: use `async with`")
-        secret = self.settings.client_secret
-        if secret is None:  # checked in __init__; kept for the type checker
-            raise TokenRequestError(f"{env_name('client_secret')} is not set")
+        credentials = self._client_auth.credentials()
         url = self.settings.token_url
         started = self._clock()
         try:
-            # RFC 6749 §2.3.1: client_secret_basic, with both parts form-urlencoded first.
             async with (
                 asyncio.timeout(self.settings.http_timeout_seconds),
                 self._http.stream(
                     "POST",
                     url,
-                    data={"grant_type": "client_credentials"},
-                    auth=(quote(self._client_id, safe=""), quote(secret.get_secret_value(), safe="")),
-                    headers={"Accept": "application/json"},
+                    data={"grant_type": "client_credentials", **credentials.form},
+                    headers={"Accept": "application/json", **credentials.headers},
                     follow_redirects=False,
                 ) as response,
             ):

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import logging
 import os
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
@@ -92,6 +92,13 @@ class KeycloakSettings(BaseSettings):
     )
     client_id: str | None = Field(default=None, description="this service's own client, for service tokens")
     client_secret: SecretStr | None = Field(default=None, description="its secret; never printed")
+    client_auth_method: Literal["client_secret_basic", "client_secret_jwt", "private_key_jwt"] = Field(
+        default="client_secret_basic", description="how this service's client proves itself to Keycloak"
+    )
+    client_private_key_file: FilePath | None = Field(
+        default=None, description="PEM file of the private key for private_key_jwt (never the key itself)"
+    )
+    client_key_id: str | None = Field(default=None, description="`kid` of that key, as registered in Keycloak")
     auth_path: str = Field(default="", description="`/auth` for Keycloak older than 17")
     algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("RS256",), description="allowed signature algorithms"
@@ -183,6 +190,11 @@ class KeycloakSettings(BaseSettings):
     def _complete(self) -> KeycloakSettings:
         if not self.public_url:
             raise ValueError(f"{env_name('public_url')} must not be empty")
+        if self.client_auth_method == "private_key_jwt" and self.client_private_key_file is None:
+            raise ValueError(
+                f"{env_name('client_auth_method')}=private_key_jwt needs {env_name('client_private_key_file')}: "
+                "the path of the client's PEM private key"
+            )
         if not self.internal_url:
             # Frozen model: the one place a derived default is written, right after validation.
             object.__setattr__(self, "internal_url", self.public_url)
@@ -260,6 +272,9 @@ def _describe(exc: ValidationError) -> str:
             message = "required but not set"
         elif error["type"] == "extra_forbidden":
             lines.append(f"  {field}: not a setting of KeycloakSettings")
+            continue
+        if not field:  # a rule across settings: its message names the variables
+            lines.append(f"  {message}")
             continue
         lines.append(f"  {env_name(field)} ({field}): {message}")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from tests.support.tokens import AUDIENCE, INTERNAL_URL, ISSUER, PUBLIC_URL, REALM, SigningKey
 
@@ -63,6 +65,9 @@ class FakeKeycloak:
     requests: list[httpx.Request] = field(default_factory=list)
     hits: Counter[str] = field(default_factory=Counter)
     issued: int = 0
+    #: client id -> joserfc key that checks its client assertions (private_key_jwt, client_secret_jwt)
+    assertion_keys: dict[str, Any] = field(default_factory=dict)
+    assertions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def certs_hits(self) -> int:
@@ -131,7 +136,10 @@ class FakeKeycloak:
             form.setdefault("client_secret", secret)
         if form.get("grant_type") != "client_credentials":
             return httpx.Response(400, json={"error": "unsupported_grant_type"})
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+        if "client_assertion" in form:
+            if (refusal := self._check_assertion(form)) is not None:
+                return refusal
+        elif form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
             refusal = {
                 "error": "unauthorized_client",
                 "error_description": "Invalid client or Invalid client credentials",
@@ -145,3 +153,25 @@ class FakeKeycloak:
             "scope": "profile email",
         }
         return httpx.Response(200, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+
+    def _check_assertion(self, form: dict[str, str]) -> httpx.Response | None:
+        """Keycloak's checks of an RFC 7523 client assertion; None when it authenticates the client."""
+        client_id = form.get("client_id", "")
+        key = self.assertion_keys.get(client_id)
+        if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" or not key:
+            refusal = {"error": "invalid_client", "error_description": "Unable to load public key"}
+            return httpx.Response(400, json=refusal)
+        try:
+            token = jwt.decode(form["client_assertion"], key)
+        except (JoseError, ValueError):
+            refusal = {"error": "invalid_client", "error_description": "Signature on JWT token failed validation"}
+            return httpx.Response(400, json=refusal)
+        claims = dict(token.claims)
+        self.assertions.append({"header": dict(token.header), **claims})
+        if claims.get("aud") != ISSUER:
+            return httpx.Response(400, json={"error": "invalid_client", "error_description": "Invalid token audience"})
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            return httpx.Response(400, json={"error": "invalid_client", "error_description": "Invalid issuer"})
+        if [a.get("jti") for a in self.assertions].count(claims.get("jti")) > 1:
+            return httpx.Response(400, json={"error": "invalid_client", "error_description": "Token reuse detected"})
+        return None
