@@ -61,18 +61,34 @@ def _json_shape(hint: Any) -> Any:
     return hint
 
 
+def _return_hint(function: Any) -> Any:
+    try:
+        return typing.get_type_hints(function).get("return", Any)
+    except (NameError, TypeError):  # an annotation that cannot be resolved documents as "any"
+        return Any
+
+
+def _attribute_hint(cls: type, name: str) -> Any:
+    for klass in cls.__mro__:
+        if name in vars(klass).get("__annotations__", {}):
+            try:
+                return typing.get_type_hints(klass).get(name, Any)
+            except (NameError, TypeError):
+                return Any
+    return Any
+
+
 def field_hints(cls: type[Principal]) -> dict[str, Any]:
     """Each public field's type, from the property's return annotation (or the class's)."""
     hints: dict[str, Any] = {}
-    class_hints = typing.get_type_hints(cls)
     for name in cls.public_fields:
         member = getattr(cls, name, None)
-        if isinstance(member, property) and member.fget is not None:
-            hints[name] = typing.get_type_hints(member.fget).get("return", Any)
+        if isinstance(member, property):
+            hints[name] = _return_hint(member.fget)
         elif isinstance(member, functools.cached_property):
-            hints[name] = typing.get_type_hints(member.func).get("return", Any)
+            hints[name] = _return_hint(member.func)
         else:
-            hints[name] = class_hints.get(name, Any)
+            hints[name] = _attribute_hint(cls, name)
     return hints
 
 

@@ -55,7 +55,10 @@ def env(monkeypatch: pytest.MonkeyPatch, fake_keycloak: FakeKeycloak) -> FakeKey
 
 def run_block(name: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": f"readme_{name.replace('-', '_')}"}
-    exec(compile(BLOCKS[name], f"README.md:{name}", "exec"), namespace)  # noqa: S102 - the README's own code
+    # dont_inherit: the block runs as a module of its own would, without this file's
+    # `from __future__ import annotations` (pydantic could not resolve its string annotations).
+    code = compile(BLOCKS[name], f"README.md:{name}", "exec", dont_inherit=True)
+    exec(code, namespace)  # noqa: S102 - the README's own code
     return namespace
 
 
@@ -110,6 +113,19 @@ def test_block_dependencies(env: FakeKeycloak, bearer: Callable[..., dict[str, s
             assert ws.receive_json() == {"hello": "mario"}
         with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws") as ws:
             ws.receive_json()
+
+
+def test_block_principal_as_data(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    app = run_block("principal-as-data")["app"]
+    with TestClient(app) as client:
+        me = client.get("/me", headers=bearer(user_claims(tenant="north", secret_note="internal"))).json()
+        assert (me["username"], me["tenant"], me["realm_roles"]) == ("mario", "north", ["customer",
+                "default-roles-demo", "offline_access"])  # fmt: skip
+        assert "claims" not in me and "internal" not in str(me)
+        order = client.post("/orders", headers=bearer(user_claims(tenant="south"))).json()
+        assert (order["item"], order["placed_by"]["tenant"]) == ("pizza", "south")
+        schemas = client.get("/openapi.json").json()["components"]["schemas"]
+        assert "tenant" in schemas["ShopUser"]["properties"]
 
 
 class Shipping:
