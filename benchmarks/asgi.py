@@ -19,11 +19,18 @@ from benchmarks import common, ours
 
 ASGIApp = Callable[..., Awaitable[None]]
 
+# Variants measured in process only: the uvicorn scenario keeps to the forms its targets name.
+IN_PROCESS_ONLY = frozenset({"floor_mw", "floor_dep", "ours_roles", "ours_deco"})
+ROLE = "user"  # a realm role every benchmark token holds (common.claims)
+
 # name -> label; the order is the table's order
 VARIANTS = {
     "bare": "bare endpoint (no auth)",
     "floor_mw": "floor in a minimal ASGI middleware",
+    "floor_dep": "floor: HTTPBearer dependency + dict of verified tokens",
     "ours_dep": "fastapi_kc: Depends(auth.principal)",
+    "ours_roles": "fastapi_kc: Depends(auth.require_roles(...))",
+    "ours_deco": "fastapi_kc: @auth.roles_required(...)",
     "ours_mw": "fastapi_kc: KeycloakMiddleware",
     "ours_mw_dep": "fastapi_kc: middleware + auth.principal",
     "fkm": "fastapi-keycloak-middleware",
@@ -131,6 +138,68 @@ def _endpoint(app: FastAPI, dependency: Any = None) -> None:
         return {"ok": True}
 
 
+def floor_dependency() -> Callable[..., Awaitable[Any]]:
+    """The dependency form's floor: FastAPI's own `HTTPBearer` and a dict of verified tokens.
+
+    A token seen before costs one dict lookup; a new one the cryptographic floor (RS256 +
+    base64/JSON, no claim checks). Two dependency levels, as anyone writing their own
+    `Depends` on `HTTPBearer` has; nothing less declares a bearer scheme in OpenAPI.
+    """
+    from fastapi import HTTPException
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+    from benchmarks.verifiers import floor_verifiers
+
+    floor = floor_verifiers()[0].verify
+    verified: dict[str, Any] = {}
+    bearer = HTTPBearer()
+
+    async def caller(credentials: HTTPAuthorizationCredentials = Depends(bearer)) -> Any:
+        token = credentials.credentials
+        claims = verified.get(token)
+        if claims is None:
+            try:
+                claims = verified[token] = floor(token)
+            except Exception:
+                raise HTTPException(401) from None
+        return claims
+
+    return caller
+
+
+def _decorated_endpoint(app: FastAPI, auth: Any) -> None:
+    @app.get("/items")
+    @auth.roles_required(ROLE)
+    async def items_decorated() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/health")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+
+def dependency_levels(app: FastAPI, path: str = "/items") -> int:
+    """How deep FastAPI's dependency tree under the route's endpoint goes (0: no dependency)."""
+    from fastapi.routing import APIRoute
+
+    def depth(dependant: Any) -> int:
+        return 1 + max((depth(sub) for sub in dependant.dependencies), default=0)
+
+    route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == path)
+    return depth(route.dependant) - 1
+
+
+def dependency_nodes(app: FastAPI, path: str = "/items") -> int:
+    """How many dependencies FastAPI solves per request for the route (every node of the tree)."""
+    from fastapi.routing import APIRoute
+
+    def count(dependant: Any) -> int:
+        return sum(1 + count(sub) for sub in dependant.dependencies)
+
+    route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == path)
+    return count(route.dependant)
+
+
 class FloorMiddleware:
     """The framework's floor: the cryptographic floor (RS256 + base64/JSON) in the least middleware.
 
@@ -172,13 +241,22 @@ def build_app(variant: str, internal_url: str, http_client: Any = None) -> FastA
         _endpoint(app)
         app.add_middleware(FloorMiddleware)
         return app
+    if variant == "floor_dep":
+        app = FastAPI()
+        _endpoint(app, floor_dependency())
+        return app
     if variant.startswith("ours"):
         from fastapi_kc import KeycloakMiddleware
 
         auth = ours.make_auth(http_client, internal_url)
         app = FastAPI(lifespan=auth.lifespan)
         app.state.bench_auth = auth
-        _endpoint(app, auth.principal if variant in ("ours_dep", "ours_mw_dep") else None)
+        if variant == "ours_deco":
+            _decorated_endpoint(app, auth)
+        elif variant == "ours_roles":
+            _endpoint(app, auth.require_roles(ROLE))
+        else:
+            _endpoint(app, auth.principal if variant in ("ours_dep", "ours_mw_dep") else None)
         if variant in ("ours_mw", "ours_mw_dep"):
             app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=["/health"])
         return app

@@ -183,6 +183,11 @@ class Report:
                 "'floor in a minimal ASGI middleware' is the cryptographic floor run where a middleware runs "
                 "(caches cold between requests); 'overhead x floor mw' compares ours with it (new tokens).",
                 "verify calls per 10 requests: " + ", ".join(f"{k} {v}" for k, v in calls.items()),
+                "dependency levels / dependencies solved per request: "
+                + ", ".join(
+                    f"{k} {v}/{d.get('dependency_nodes', {}).get(k, '?')}"
+                    for k, v in d.get("dependency_levels", {}).items()
+                ),
                 "sanity (status for valid / no token / bad token / public path): "
                 + "; ".join(f"{k} {'/'.join(str(x) for x in s.values())}" for k, s in d["sanity"].items()),
             ],
@@ -214,6 +219,41 @@ class Report:
         if "ours_mw_dep" in calls:
             n = calls["ours_mw_dep"]
             self._target("3", "middleware + auth.principal: verifications per request", "1", f"{n / 10:g}", n == 10)
+        self._dependency_form(d)
+
+    def _dependency_form(self, d: dict[str, Any]) -> None:
+        """Issue 16 targets 1-2: the dependency forms against the dependency floor, and their depth."""
+        repeated = d["us"]["repeated"]
+        if "floor_dep" in repeated and "ours_dep" in repeated:
+            floor = repeated["floor_dep"]
+            for variant, form, limit in (
+                ("ours_dep", "Depends(auth.principal)", 1.0),
+                ("ours_roles", "Depends(auth.require_roles(...))", None),
+                ("ours_deco", "@auth.roles_required(...)", None),
+            ):
+                if variant not in repeated:
+                    continue
+                ratio = med(per_round(repeated[variant], floor, _safe_div))
+                self._target(
+                    "3",
+                    f"{form}, repeated tokens: time x dependency floor (HTTPBearer + dict)",
+                    "" if limit is None else f"<= {limit:.2f}",
+                    f"{ratio:.2f}",
+                    None if limit is None else ratio <= limit,
+                )
+        schemes = d.get("openapi_security", {}).get("ours_dep")
+        if schemes is not None:
+            both = "KeycloakBearer" in " ".join(schemes) and "KeycloakLogin" in " ".join(schemes)
+            self._target(
+                "3", "Depends(auth.principal): OpenAPI declares the bearer field and the Keycloak login", "both",
+                ", ".join(schemes) or "none", both,
+            )  # fmt: skip
+        levels = d.get("dependency_levels", {})
+        if "ours_dep" in levels:
+            for variant, form in (("ours_roles", "require_roles(...)"), ("ours_deco", "@roles_required(...)")):
+                if variant in levels:
+                    extra = levels[variant] - levels["ours_dep"]
+                    self._target("3", f"{form}: dependency levels over auth.principal", "<= 1", f"{extra}", extra <= 1)
 
     def _uvicorn(self) -> None:
         d = self.r["uvicorn"]

@@ -130,6 +130,14 @@ async def _asgi(args: argparse.Namespace, kc_url: str) -> dict[str, Any]:
 
     n = args.calls
     repeated = common.tokens(0, 1)[0]
+    levels = {v: asgi.dependency_levels(app) for v, app in apps.items()}
+    security = {
+        v: sorted(
+            name for requirement in app.openapi()["paths"]["/items"]["get"].get("security", []) for name in requirement
+        )
+        for v, app in apps.items()
+    }
+    nodes = {v: asgi.dependency_nodes(app) for v, app in apps.items()}
     sanity: dict[str, dict[str, int]] = {}
     for v, app in apps.items():
         sanity[v] = {
@@ -183,6 +191,9 @@ async def _asgi(args: argparse.Namespace, kc_url: str) -> dict[str, Any]:
         "statuses": sorted(statuses),
         "sanity": sanity,
         "verify_calls_per_10_requests": verify_calls,
+        "dependency_levels": levels,
+        "dependency_nodes": nodes,
+        "openapi_security": security,
     }
 
 
@@ -205,7 +216,9 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.fake_keycloak import running_server, server_stats
 
     # the floor middleware is an in-process reference only: each server costs a share of the run
-    names = [v for v in asgi.VARIANTS if (ours.available() or not v.startswith("ours")) and v != "floor_mw"]
+    names = [
+        v for v in asgi.VARIANTS if (ours.available() or not v.startswith("ours")) and v not in asgi.IN_PROCESS_ONLY
+    ]
     repeated = common.tokens(0, 1)[0]
     results: dict[str, dict[str, list[dict[str, float]]]] = {m: {v: [] for v in names} for m in ("repeated", "new")}
     # Requests are bounded by the duration and, as a safety, by --max-requests (high enough never
