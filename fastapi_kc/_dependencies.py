@@ -1,7 +1,8 @@
 """The FastAPI face: dependencies and a decorator, each declaring its security scheme.
 
 Every dependency resolves the caller once per request: if `KeycloakMiddleware` has already
-verified the token, its `Principal` (in `scope["user"]`) is reused, never verified twice.
+verified the token with the same auth, its `Principal` (in `scope["user"]`) is reused, never
+verified twice; a principal verified by another auth is not reused.
 Refusals become `HTTPException`s with the RFC 6750 challenge, built in `_responses`.
 """
 
@@ -11,12 +12,13 @@ import functools
 import inspect
 import logging
 import typing
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Any, Final, TypeVar
 
 from fastapi import Depends, HTTPException, Security
-from fastapi.security import HTTPBearer, OAuth2AuthorizationCodeBearer
+from fastapi.security import HTTPBearer, OAuth2AuthorizationCodeBearer, SecurityScopes
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from fastapi_kc._errors import AuthError, InsufficientScopeError
 from fastapi_kc._principal import Principal
@@ -30,14 +32,36 @@ Authenticate = Callable[[list[tuple[bytes, bytes]]], Awaitable[Principal]]
 PrincipalDependency = Callable[..., Awaitable[Principal]]
 F = TypeVar("F", bound=Callable[..., Any])
 _DECORATOR_PARAMETER = "_fastapi_kc_principal"
+_PRINCIPALS: Final = "fastapi_kc.principals"  # scope key: principals of auths other than request.user's
+
+
+def _check_names(factory: str, kind: str, names: tuple[str, ...], client: str | None) -> None:
+    """Refuse, when a dependency is defined, arguments that would make it check nothing useful."""
+    if not names:
+        raise ValueError(f"{factory}() needs at least one {kind}")
+    for name in (*names, *(() if client is None else (client,))):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{factory}(): every {kind} and client must be a non-empty string, got {name!r}")
 
 
 class Dependencies:
-    """FastAPI dependencies of `KeycloakAuth`; each returns the `Principal`."""
+    """FastAPI dependencies of `KeycloakAuth`; each returns the `Principal`.
 
-    def __init__(self, settings: KeycloakSettings, authenticate: Authenticate) -> None:
+    A principal counts only for the auth that verified it: `binding` is what the verifier
+    binds its principals to (issuer and audiences), and a principal in `scope["user"]` bound
+    to another auth (a middleware for another audience or realm) is no proof for this one.
+    Then the dependency verifies the request's token itself and keeps its own principal
+    beside the middleware's, in `scope["fastapi_kc.principals"]`, leaving `request.user` alone.
+
+    Every dependency honours FastAPI's `Security(..., scopes=[...])`: the token's `scope`
+    claim must hold each scope, or the answer is 403 `insufficient_scope` naming the missing
+    ones in the challenge (RFC 6750 §3).
+    """
+
+    def __init__(self, settings: KeycloakSettings, authenticate: Authenticate, binding: Hashable) -> None:
         self._realm = settings.realm
         self._authenticate = authenticate
+        self._binding = binding
         bearer = HTTPBearer(
             auto_error=False, scheme_name="KeycloakBearer", bearerFormat="JWT",
             description=f"An access token of Keycloak realm {settings.realm!r} for audience "
@@ -52,31 +76,63 @@ class Dependencies:
         )
 
         async def principal(
-            connection: HTTPConnection, _bearer: Any = Security(bearer), _login: Any = Security(login)
+            connection: HTTPConnection,
+            security_scopes: SecurityScopes,
+            _bearer: Any = Security(bearer),
+            _login: Any = Security(login),
         ) -> Principal:
-            return await self._resolve(connection)
+            found = self._reuse(connection.scope) or await self._resolve(connection)
+            if security_scopes.scopes:
+                self._check_scopes(found, security_scopes.scopes)
+            return found
 
         async def optional_principal(
-            connection: HTTPConnection, _bearer: Any = Security(bearer), _login: Any = Security(login)
+            connection: HTTPConnection,
+            security_scopes: SecurityScopes,
+            _bearer: Any = Security(bearer),
+            _login: Any = Security(login),
         ) -> Principal | None:
-            if not any(name.lower() == b"authorization" for name, _ in connection.scope["headers"]):
-                existing = connection.scope.get("user")
-                return existing if isinstance(existing, Principal) else None
-            return await self._resolve(connection)
+            found = self._reuse(connection.scope)
+            if found is None:
+                if not any(name.lower() == b"authorization" for name, _ in connection.scope["headers"]):
+                    return None
+                found = await self._resolve(connection)
+            if security_scopes.scopes:
+                self._check_scopes(found, security_scopes.scopes)
+            return found
 
         self.principal: PrincipalDependency = principal
         self.optional_principal: Callable[..., Awaitable[Principal | None]] = optional_principal
 
+    def _reuse(self, scope: Scope) -> Principal | None:
+        """The principal this auth already verified for the request, if any."""
+        user = scope.get("user")
+        if isinstance(user, Principal) and user._verified_by == self._binding:
+            return user
+        others: dict[Hashable, Principal] | None = scope.get(_PRINCIPALS)
+        return others.get(self._binding) if others else None
+
     async def _resolve(self, connection: HTTPConnection) -> Principal:
-        existing = connection.scope.get("user")
-        if isinstance(existing, Principal):
-            return existing
+        scope = connection.scope
         try:
-            principal = await self._authenticate(connection.scope["headers"])
+            principal = await self._authenticate(scope["headers"])
         except AuthError as exc:
             raise self.http_exception(exc) from exc
-        connection.scope["user"] = principal
+        if "user" not in scope:
+            scope["user"] = principal  # no middleware ran: this auth authenticates the request
+        else:
+            # Another authentication ran (a middleware with another auth, or an anonymous public
+            # path): its user stays as it is, ours is kept for the other dependencies of this auth.
+            scope.setdefault(_PRINCIPALS, {})[self._binding] = principal
         return principal
+
+    def _check_scopes(self, principal: Principal, required: Iterable[str]) -> None:
+        held = principal.scopes
+        missing = tuple(dict.fromkeys(scope for scope in required if scope not in held))
+        if missing:
+            refusal = f"requires scope(s) {' '.join(missing)}"
+            logger.info("request refused: reason=forbidden status=403 subject=%s: %s", principal.subject, refusal)
+            raise self.http_exception(InsufficientScopeError(refusal, reason="forbidden", scope=missing))
 
     def http_exception(self, error: AuthError) -> HTTPException:
         """`error` as the HTTPException FastAPI answers with: status, challenge, description."""
@@ -96,7 +152,13 @@ class Dependencies:
         return dependency
 
     def require_roles(self, *roles: str, client: str | None = None) -> PrincipalDependency:
-        """The caller must hold every one of `roles`: realm roles, or roles of `client`."""
+        """The caller must hold every one of `roles`: realm roles, or roles of `client`.
+
+        Raises:
+            ValueError, TypeError: no role, or a role or client that is not a non-empty string;
+                at definition, so a typo never becomes a route every caller passes.
+        """
+        _check_names("require_roles", "role", roles, client)
         where = f"client {client}" if client else "realm"
         return self._requiring(
             lambda p: all(p.has_role(role, client) for role in roles),
@@ -104,7 +166,12 @@ class Dependencies:
         )
 
     def require_any_role(self, *roles: str, client: str | None = None) -> PrincipalDependency:
-        """The caller must hold at least one of `roles` (realm roles, or roles of `client`)."""
+        """The caller must hold at least one of `roles` (realm roles, or roles of `client`).
+
+        Raises:
+            ValueError, TypeError: as `require_roles`; `any()` of no roles would refuse everyone.
+        """
+        _check_names("require_any_role", "role", roles, client)
         where = f"client {client}" if client else "realm"
         return self._requiring(
             lambda p: any(p.has_role(role, client) for role in roles),
@@ -112,8 +179,19 @@ class Dependencies:
         )
 
     def require_scopes(self, *scopes: str) -> PrincipalDependency:
-        """The token's `scope` must contain every one of `scopes`."""
-        return self._requiring(lambda p: set(scopes) <= p.scopes, f"requires scope(s) {' '.join(scopes)}")
+        """The token's `scope` must contain every one of `scopes`; a 403 names the missing ones.
+
+        Raises:
+            ValueError, TypeError: no scope, or a scope that is not a non-empty string.
+        """
+        _check_names("require_scopes", "scope", scopes, None)
+        principal_dependency = self.principal
+
+        async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
+            self._check_scopes(principal, scopes)
+            return principal
+
+        return dependency
 
     def require_service_account(self, *client_ids: str) -> PrincipalDependency:
         """The caller must be a service account, and with `client_ids`, of one of those clients.

@@ -95,10 +95,18 @@ class InvalidTokenError(AuthError):
 
 
 class InsufficientScopeError(AuthError):
-    """The token is valid but lacks a role, scope or client this endpoint requires."""
+    """The token is valid but lacks a role, scope or client this endpoint requires.
+
+    `scope` lists the OAuth scopes that were missing, for the challenge's `scope` attribute
+    (RFC 6750 §3); empty when what is missing is a role.
+    """
 
     status_code = 403
     error = "insufficient_scope"
+
+    def __init__(self, description: str, *, reason: str = "forbidden", scope: tuple[str, ...] = ()) -> None:
+        super().__init__(description, reason=reason)
+        self.scope = scope
 
 
 class KeysUnavailableError(AuthError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.authentication import AuthCredentials
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
@@ -42,6 +42,26 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
+def _checked_paths(public_paths: Iterable[str]) -> list[str]:
+    """`public_paths` as a list, refusing what would open more than was meant.
+
+    A bare string would be split into its characters, making `/` public; a path without a
+    leading `/` never matches anything, which hides a typo; `*` is only a final `/*` prefix
+    mark (no globs, no regular expressions).
+    """
+    if isinstance(public_paths, str | bytes):
+        raise TypeError(f"public_paths must be a list of paths, e.g. [{public_paths!r}], not a string")
+    paths = list(public_paths)
+    for path in paths:
+        if not isinstance(path, str):
+            raise TypeError(f"public_paths: every path must be a string, got {path!r}")
+        if not path.startswith("/"):
+            raise ValueError(f"public_paths: {path!r} must start with '/'")
+        if "*" in path.removesuffix("/*"):
+            raise ValueError(f"public_paths: {path!r}: '*' is allowed only as a final '/*' (a prefix)")
+    return paths
+
+
 class _StartupFailedError(Exception):
     """Carries a start-up failure out of the wrapped `receive` to the middleware's lifespan branch."""
 
@@ -54,14 +74,21 @@ class KeycloakMiddleware:
     """Refuse every HTTP and WebSocket request without a valid token, except `public_paths`.
 
     `public_paths` holds exact paths (`/health`) and prefixes written `/static/*` (which also
-    matches `/static` itself). The middleware also starts and stops `auth` with the
-    application's lifespan, so a forgotten `lifespan=auth.lifespan` cannot leave it unstarted.
+    matches `/static` itself). On a public path a request still has a user, as with Starlette's
+    `AuthenticationMiddleware`: the `Principal` of a valid token (optional authentication), or
+    `UnauthenticatedUser` with empty `AuthCredentials` when there is no token or a bad one.
+    The middleware also starts and stops `auth` with the application's lifespan, so a forgotten
+    `lifespan=auth.lifespan` cannot leave it unstarted.
+
+    Raises:
+        TypeError: `public_paths` is a string (a list of paths was meant) or holds a non-string.
+        ValueError: a public path does not start with `/`, or has `*` anywhere but a final `/*`.
     """
 
     def __init__(self, app: ASGIApp, *, auth: KeycloakAuth, public_paths: Iterable[str] = ()) -> None:
         self.app = app
         self.auth = auth
-        paths = list(public_paths)
+        paths = _checked_paths(public_paths)
         self._exact = frozenset(p for p in paths if not p.endswith("/*"))
         self._prefixes = tuple(p[:-2] for p in paths if p.endswith("/*"))
 
@@ -81,8 +108,11 @@ class KeycloakMiddleware:
                 await send({"type": "lifespan.startup.failed", "message": str(failed.error)})
                 raise failed.error from None
             return
-        if kind not in ("http", "websocket") or self.is_public(_route_path(scope)):
+        if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        if self.is_public(_route_path(scope)):
+            await self._serve_public(scope, receive, send)
             return
         try:
             principal = await self.auth.authenticate(scope["headers"])
@@ -94,6 +124,20 @@ class KeycloakMiddleware:
             return
         scope["user"] = principal
         scope["auth"] = _Credentials(principal)
+        await self.app(scope, receive, send)
+
+    async def _serve_public(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A public path: anyone may come in; a valid token still says who they are."""
+        try:
+            principal = await self.auth.authenticate(scope["headers"])
+        except AuthError:
+            # No token, a bad one, or Keycloak unreachable: a public path answers anyway,
+            # to an anonymous caller. The refusal is logged by the verifier as usual.
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = AuthCredentials()
+        else:
+            scope["user"] = principal
+            scope["auth"] = _Credentials(principal)
         await self.app(scope, receive, send)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:

@@ -8,7 +8,7 @@ nothing rather than something wrong: a string is not a list of roles.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
@@ -124,13 +124,18 @@ class Principal:
     What is shown is `public_fields`, never the raw claims unless asked. Subclass it to add typed
     properties read from your own claims, list them in `public_fields`, and pass the class as
     `KeycloakAuth(..., principal_class=...)`.
+
+    `verified_by` names the verifier that checked the token (its issuer and audiences), so
+    that a principal counts only for the `KeycloakAuth` that verified it: a token another
+    auth accepted is no proof for this one. A principal built by hand is bound to nothing.
     """
 
-    __slots__ = ("_cache", "_claims", "subject")
+    __slots__ = ("_cache", "_claims", "_verified_by", "subject")
 
     subject: str
     _claims: Mapping[str, Any]
     _cache: dict[str, Any]
+    _verified_by: Hashable | None
 
     #: The fields serialised by `to_dict()`, pydantic and FastAPI responses, in this order. The
     #: session id and the raw claims are left out on purpose; a subclass adds its own properties
@@ -140,7 +145,7 @@ class Principal:
         "realm_roles", "client_roles", "scopes", "audience", "groups", "issued_at", "expires_at",
     )  # fmt: skip
 
-    def __init__(self, claims: Mapping[str, Any]) -> None:
+    def __init__(self, claims: Mapping[str, Any], *, verified_by: Hashable | None = None) -> None:
         """Take over `claims` (not copied: the caller must not change them afterwards)."""
         sub = claims.get("sub")
         if not isinstance(sub, str):
@@ -150,11 +155,12 @@ class Principal:
         # tuples of strings); only `claims` exposes the claims, and only deeply frozen.
         object.__setattr__(self, "_claims", claims)
         object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_verified_by", verified_by)
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> Self:
+    def from_claims(cls, claims: Mapping[str, Any], *, verified_by: Hashable | None = None) -> Self:
         """Build from the claims of a token that has passed every check (taken over, not copied)."""
-        return cls(claims)
+        return cls(claims, verified_by=verified_by)
 
     @property
     def claims(self) -> Mapping[str, Any]:

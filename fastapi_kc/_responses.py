@@ -7,14 +7,17 @@ RFC 6750 §3: every 401 and 403 carries `WWW-Authenticate: Bearer realm="..."`, 
 from __future__ import annotations
 
 import json
+import re
 from typing import Final
 
 from starlette.types import Send
 
-from fastapi_kc._errors import AuthError, header_safe
+from fastapi_kc._errors import AuthError, InsufficientScopeError, header_safe
 
 POLICY_VIOLATION: Final = 1008  # RFC 6455 §7.4.1: the WebSocket close code for a refused policy
 _MAX_CLOSE_REASON: Final = 123  # RFC 6455 §5.5: control frames carry at most 125 bytes
+# RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-separated in `scope`.
+_NOT_IN_SCOPE_TOKEN: Final = re.compile(r"[^\x21\x23-\x5b\x5d-\x7e]")
 
 
 def challenge(error: AuthError, realm: str) -> str:
@@ -22,6 +25,9 @@ def challenge(error: AuthError, realm: str) -> str:
     value = f'Bearer realm="{header_safe(realm)}"'
     if error.error:
         value += f', error="{error.error}", error_description="{error.description}"'
+    if isinstance(error, InsufficientScopeError) and error.scope:
+        # RFC 6750 §3: `scope` names the scopes the request lacked, so a client knows what to ask for.
+        value += f', scope="{" ".join(_NOT_IN_SCOPE_TOKEN.sub("?", s) for s in error.scope)}"'
     return value
 
 

@@ -47,6 +47,9 @@ class TokenVerifier:
         self._settings = settings
         self._issuer = settings.issuer
         self._audiences = frozenset(settings.audience)
+        # What a principal is bound to: dependencies reuse one only when their own verifier
+        # would have accepted the same token for the same API (issue 10, item 1).
+        self.binding: tuple[str, frozenset[str]] = (self._issuer, self._audiences)
         self._algorithms = frozenset(settings.algorithms)
         self._leeway = settings.leeway_seconds
         self._max_bytes = settings.max_token_bytes
@@ -86,7 +89,7 @@ class TokenVerifier:
             expires = check_access_token(
                 claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
             )
-            principal = self._principal_class.from_claims(claims)
+            principal = self._principal_class.from_claims(claims, verified_by=self.binding)
             self._remember(token, _Verified(principal, expires, key))
             return principal
         except AuthError as exc:
