@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -135,6 +135,29 @@ class KeycloakAuth(Dependencies):
         """For `FastAPI(lifespan=auth.lifespan)`: start with the app, stop with it."""
         async with self:
             yield
+
+    @contextmanager
+    def use_http_client(self, client: httpx.AsyncClient) -> Iterator[None]:
+        """Reach Keycloak through `client` for the block, then through the one from before again.
+
+        The same code path as in production with another transport underneath: this is how
+        `fastapi_kc.testing.MockKeycloak` puts an in-memory Keycloak behind one auth. Swapping is
+        refused while started, because the keys in use came from the other Keycloak.
+
+        Raises:
+            RuntimeError: the auth is started when the block begins, or still started when it ends.
+        """
+        if self._users:
+            raise RuntimeError(
+                "KeycloakAuth is already started: swap its HTTP client before the app starts (enter the block first)"
+            )
+        previous, self._injected_client = self._injected_client, client
+        try:
+            yield
+        finally:
+            self._injected_client = previous
+        if self._users:
+            raise RuntimeError("KeycloakAuth is still started at the end of the block: stop the app inside it")
 
     # --- verification ------------------------------------------------------------------------
 

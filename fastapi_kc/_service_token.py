@@ -13,7 +13,8 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -94,6 +95,30 @@ class ServiceTokenClient:
         http, self._http = self._http, None
         if http is not None and http is not self._injected_client:
             await http.aclose()
+
+    @contextmanager
+    def use_http_client(self, client: httpx.AsyncClient) -> Iterator[None]:
+        """Ask `client` for tokens during the block, and forget them (and it) when the block ends.
+
+        What `fastapi_kc.testing.MockKeycloak` uses to answer token requests in memory.
+
+        Raises:
+            RuntimeError: the client is started when the block begins, or still started when it ends.
+        """
+        if self._http is not None:
+            raise RuntimeError("ServiceTokenClient is already started: swap its HTTP client before `async with`")
+        previous, self._injected_client = self._injected_client, client
+        self._forget()
+        try:
+            yield
+        finally:
+            self._injected_client = previous
+            self._forget()  # a token from the other Keycloak must never be served afterwards
+        if self._http is not None:
+            raise RuntimeError("ServiceTokenClient is still started at the end of the block: close it inside")
+
+    def _forget(self) -> None:
+        self._token, self._not_before = None, float("-inf")
 
     async def get_token(self) -> str:
         """A valid access token, from the cache or from one shared request to Keycloak.
