@@ -40,11 +40,15 @@ def create_app(
     settings: KeycloakSettings | None = None,
     *,
     notify_url: str | None = None,
+    notify_transport: httpx.AsyncBaseTransport | None = None,
     keycloak_client: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     """Build the shop API; `settings` default to the `KEYCLOAK_*` environment variables.
 
-    `keycloak_client` is the HTTP client used to reach Keycloak (tests pass one bound to a fake).
+    `keycloak_client` is the HTTP client used to reach Keycloak (tests pass one bound to a fake);
+    `notify_transport` carries the calls to the notify service (tests pass one in process). The
+    app's `KeycloakAuth` and `ServiceTokenClient` are `app.state.auth` and `app.state.tokens`, for
+    tests to attach `fastapi_kc.testing.MockKeycloak` to.
 
     Raises:
         ConfigurationError: a setting is missing or malformed. Keycloak itself is contacted only
@@ -62,7 +66,9 @@ def create_app(
         async with (
             auth,
             tokens,
-            httpx.AsyncClient(base_url=notify_url, auth=tokens.auth(), timeout=10) as notifier,
+            httpx.AsyncClient(
+                base_url=notify_url, auth=tokens.auth(), timeout=10, transport=notify_transport
+            ) as notifier,
         ):
             app.state.notifier = notifier
             yield
@@ -70,6 +76,7 @@ def create_app(
     # Swagger UI logs in through the public client `web` (authorization code + PKCE, no secret).
     # example_app.docs serves it without a CDN; online, `FastAPI(swagger_ui_init_oauth=...)` is enough.
     app = FastAPI(title="Example shop", lifespan=lifespan, docs_url=None)
+    app.state.auth, app.state.tokens = auth, tokens
     add_swagger_ui(app, init_oauth=auth.swagger_ui_oauth(SWAGGER_CLIENT))
     # Every request but the public paths needs a valid token; the middleware puts the Principal in
     # `request.user`. The dependencies below reuse it (no second verification) and declare the

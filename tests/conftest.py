@@ -11,6 +11,9 @@ from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.fake_keycloak import settings_values as fake_settings_values
 from tests.support.tokens import SigningKey
 
+# pytester runs the README's testing example and the kit's plugin as users' own pytest sessions.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def signing_key() -> SigningKey:

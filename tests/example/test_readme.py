@@ -176,6 +176,45 @@ def test_block_service_to_service(env: FakeKeycloak, shipping: Shipping, monkeyp
     assert env.token_hits == 2
 
 
+NO_NETWORK = """
+import socket
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise ConnectionRefusedError(111, "no network in these tests")
+
+    for owner, name in [(socket, "getaddrinfo"), (socket, "create_connection"), (socket.socket, "connect"),
+                        (socket.socket, "connect_ex")]:
+        monkeypatch.setattr(owner, name, refuse)
+    yield
+    assert attempts == []
+"""
+
+
+def test_block_testing_your_app(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's test file, run by pytest beside the quick start's main.py, as a user runs it:
+    the fixture comes from the installed plugin, Keycloak's name does not resolve, and a guard
+    fails any test that opens a socket."""
+    values = {"PUBLIC_URL": "https://auth.example.com", "INTERNAL_URL": "http://keycloak.invalid:8080",
+              "REALM": REALM, "AUDIENCE": AUDIENCE}  # fmt: skip
+    for name, value in values.items():
+        monkeypatch.setenv(f"KEYCLOAK_{name}", value)
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    pytester.makepyfile(main=BLOCKS["quickstart"], test_main=BLOCKS["testing-your-app"])
+    pytester.makeconftest(NO_NETWORK)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
+    outcomes = result.parseoutcomes()
+    assert set(outcomes) == {"passed"}, result.stdout.str()
+    assert outcomes["passed"] > BLOCKS["testing-your-app"].count("\ndef test_")  # one is parametrised
+
+
 def _section_table(marker: str) -> str:
     start = README.index(f"<!-- {marker}")
     lines = README[start:].splitlines()[1:]
