@@ -119,7 +119,8 @@ class MockKeycloak:
 
         Realm roles come with Keycloak's defaults (`default-roles-<realm>`, `offline_access`,
         `uma_authorization`), scopes with `openid profile email`; `audience` defaults to the
-        auth's own; a negative `expires_in` gives an expired token; `claims` are added last, and
+        auth's own; a negative `expires_in` gives an expired token (refused once further in the past
+        than `KEYCLOAK_LEEWAY_SECONDS`, as in production); `claims` are added last, and
         a None value removes a claim. `subject` defaults to an id derived from the username.
         """
         return self._key.sign(
