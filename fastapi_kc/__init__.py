@@ -15,6 +15,7 @@ from fastapi_kc._errors import (
     KeysUnavailableError,
     MissingTokenError,
     TokenRequestError,
+    UnavailableError,
 )
 from fastapi_kc._middleware import KeycloakMiddleware
 from fastapi_kc._principal import Principal
@@ -37,5 +38,6 @@ __all__ = [
     "ServiceTokenAuth",
     "ServiceTokenClient",
     "TokenRequestError",
+    "UnavailableError",
 ]
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -26,8 +26,15 @@ from fastapi_kc._http import FetchError, create_http_client, get_json
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._keys import KeySet, key_set_from_jwks
 from fastapi_kc._principal import Principal
-from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._revocations import Revocation, RevocationList
+from fastapi_kc._settings import KeycloakSettings, env_name
 from fastapi_kc._verifier import TokenVerifier
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from fastapi_kc.revocation import RevocationStore
+    from fastapi_kc.revocation._logout_token import LogoutClaims
 
 logger = logging.getLogger("fastapi_kc")
 
@@ -39,7 +46,8 @@ class KeycloakAuth(Dependencies):
     `http_client` replaces the default httpx client (which verifies TLS with `ca_bundle` and
     never follows redirects); `clock` replaces `time.time`, for tests. `principal_class`, a
     subclass of `Principal` with properties of your own, is what every verified token becomes
-    (immutable, and cached with the token like the base class).
+    (immutable, and cached with the token like the base class). `revocation_store` replaces
+    the store built from `settings.revocation_store` (see `fastapi_kc.revocation`).
 
     Raises:
         ConfigurationError: from the constructor for invalid settings, from start-up when
@@ -53,6 +61,7 @@ class KeycloakAuth(Dependencies):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         principal_class: type[Principal] = Principal,
+        revocation_store: RevocationStore | None = None,
     ) -> None:
         if not (isinstance(principal_class, type) and issubclass(principal_class, Principal)):
             raise ConfigurationError(f"principal_class must be Principal or a subclass of it, not {principal_class!r}")
@@ -68,7 +77,14 @@ class KeycloakAuth(Dependencies):
             max_age=self.settings.jwks_max_age_seconds,
             max_stale=self.settings.jwks_max_stale_seconds,
         )
-        self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class)
+        self.revocations = RevocationList(clock)
+        """The local view of ended sessions every request is checked against (fed by the store)."""
+        self.public_paths: frozenset[str] = frozenset()
+        """Paths that need no bearer token by construction (the back-channel logout route);
+        `KeycloakMiddleware` lets them through."""
+        self._injected_store = revocation_store
+        self._store: RevocationStore | None = None
+        self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class, self.revocations)
         self._users = 0
         self._start_lock: asyncio.Lock | None = None
         super().__init__(self.settings, self.authenticate, self._verifier.binding)
@@ -109,6 +125,14 @@ class KeycloakAuth(Dependencies):
                 raise ConfigurationError(
                     f"Keycloak start-up check failed: {diagnose.no_usable_keys(self.settings, keys.skipped)}"
                 )
+            try:
+                self._store = self._injected_store or _store_from_settings(self.settings, self._clock)
+                await self._store.start(self.revocations)
+            except BaseException:
+                self._store = None
+                await self._keys.close()
+                await self._release_client()
+                raise
             self._users = 1
             logger.info("ready: issuer %s, audience %s", self.settings.issuer, ",".join(self.settings.audience))
 
@@ -118,6 +142,9 @@ class KeycloakAuth(Dependencies):
             return
         self._users -= 1
         if self._users == 0:
+            store, self._store = self._store, None
+            if store is not None:
+                await store.close()
             await self._keys.close()
             await self._release_client()
 
@@ -187,6 +214,66 @@ class KeycloakAuth(Dependencies):
             raise
         return await self.verify(token)
 
+    # --- revocation ----------------------------------------------------------------------------
+
+    @property
+    def revocation_state(self) -> str:
+        """The revocation store's state, for health checks: `not started`, `memory`, `connected`,
+        `reconnecting` (shared store unreachable; known revocations still apply) or `stale`
+        (unreachable past `revocation_max_stale_seconds`: requests are refused with 503)."""
+        return self._store.state if self._store is not None else "not started"
+
+    def backchannel_logout_router(self, path: str = "/backchannel-logout") -> APIRouter:
+        """The OpenID Connect back-channel logout endpoint Keycloak calls: `app.include_router(...)`.
+
+        Set the client's "Backchannel logout URL" in Keycloak to this route. It needs no bearer
+        token: `path` joins `auth.public_paths`, which `KeycloakMiddleware` lets through without
+        listing it in its own `public_paths`. Include the router without a prefix; to serve the
+        route elsewhere, give the whole path here.
+
+        Raises:
+            ConfigurationError: `logout_audience` is empty (which clients' logouts count?).
+        """
+        if not self.settings.logout_audience:
+            raise ConfigurationError(
+                f"backchannel_logout_router needs {env_name('logout_audience')}: the client id(s) users log in "
+                "through (e.g. `web`). Keycloak addresses logout tokens to that client, not to the API; adding it "
+                f"to {env_name('audience')} instead would let that client's access tokens into this API"
+            )
+        from fastapi_kc.revocation._logout_token import LogoutTokenValidator
+        from fastapi_kc.revocation._router import logout_router
+
+        validator = LogoutTokenValidator(
+            issuer=self.settings.issuer,
+            audience=frozenset(self.settings.logout_audience),
+            algorithms=frozenset(self.settings.algorithms),
+            keys=self._keys,
+            clock=self._clock,
+            leeway=self.settings.leeway_seconds,
+        )
+        if not path.startswith("/"):
+            raise ConfigurationError(f"backchannel_logout_router(path={path!r}): the path must start with /")
+        self.public_paths = self.public_paths | {path}
+        return logout_router(validator, self._logout, path)
+
+    async def _logout(self, claims: LogoutClaims) -> None:
+        from fastapi_kc.revocation._logout_token import MAX_AGE, InvalidLogoutTokenError
+        from fastapi_kc.revocation._store import StoreUnavailableError
+
+        store = self._store
+        if store is None:
+            raise StoreUnavailableError("authentication is not started")
+        leeway = self.settings.leeway_seconds
+        if not await store.first_use(claims.jti, claims.issued_at + MAX_AGE + 2 * leeway):
+            raise InvalidLogoutTokenError("logout token refused: it was used before (jti replay)")
+        until = claims.issued_at + self.settings.revocation_retention_seconds + leeway
+        # Keycloak sends one logout token per client naming one session, even when every session
+        # of the user ends: the subject is revoked too (tokens issued up to the logout).
+        if claims.session_id is not None:
+            await store.revoke(Revocation("sid", claims.session_id, claims.issued_at, until))
+        if claims.subject is not None:
+            await store.revoke(Revocation("sub", claims.subject, claims.issued_at, until))
+
     # --- I/O -----------------------------------------------------------------------------------
 
     async def _check_discovery(self, client: httpx.AsyncClient) -> None:
@@ -208,3 +295,10 @@ class KeycloakAuth(Dependencies):
         client, self._client = self._client, None
         if client is not None and client is not self._injected_client:
             await client.aclose()
+
+
+def _store_from_settings(settings: KeycloakSettings, clock: Callable[[], float]) -> RevocationStore:
+    """The store `settings.revocation_store` names; Redis is imported only when it is asked for."""
+    from fastapi_kc.revocation import store_from_settings
+
+    return store_from_settings(settings, clock=clock)

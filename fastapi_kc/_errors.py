@@ -8,7 +8,8 @@
         ├── InvalidRequestError        401 invalid_request: a malformed Authorization header
         ├── InvalidTokenError          401 invalid_token: expired, forged, wrong issuer/audience...
         ├── InsufficientScopeError     403 insufficient_scope: valid token, missing role or scope
-        └── KeysUnavailableError       503 temporarily_unavailable: key unknown and Keycloak unreachable
+        ├── KeysUnavailableError       503 temporarily_unavailable: key unknown and Keycloak unreachable
+        └── UnavailableError           503 temporarily_unavailable: introspection or revocation state unavailable
 
 Each `AuthError` knows its status and RFC 6750 code, and a `reason` code for logs and metrics.
 Descriptions are short fixed sentences: never token bytes, never quotes or line breaks, so
@@ -111,6 +112,17 @@ class InsufficientScopeError(AuthError):
 
 class KeysUnavailableError(AuthError):
     """The token's key is not known and Keycloak cannot be reached to learn it: retry later."""
+
+    status_code = 503
+    error = "temporarily_unavailable"
+
+
+class UnavailableError(AuthError):
+    """The token cannot be judged now (introspection or revocation state unavailable): retry later.
+
+    Keycloak's introspection endpoint did not answer, or the shared revocation store has been
+    unreachable for longer than `revocation_max_stale_seconds`.
+    """
 
     status_code = 503
     error = "temporarily_unavailable"

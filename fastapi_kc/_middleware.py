@@ -111,7 +111,9 @@ class KeycloakMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self.is_public(_route_path(scope)):
+        path = _route_path(scope)
+        # `auth.public_paths`: routes only Keycloak calls (back-channel logout), public by construction.
+        if self.is_public(path) or path in self.auth.public_paths:
             await self._serve_public(scope, receive, send)
             return
         try:

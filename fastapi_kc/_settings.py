@@ -66,6 +66,19 @@ def _normalise_url(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by `***`, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(unparsable URL)"
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return parts._replace(netloc=f"{user}***@{netloc}").geturl()
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -123,6 +136,33 @@ class KeycloakSettings(BaseSettings):
     token_cache_size: int = Field(
         default=4096, ge=0, le=1_000_000, description="verified tokens remembered until they expire (0: none)"
     )
+    # --- revocation (fastapi_kc.revocation, docs/scaling.md) ---
+    revocation_store: str = Field(
+        default="memory",
+        repr=False,  # a Redis URL may carry a password
+        description="`memory` (one process) or a redis:// / rediss:// URL shared by the replicas",
+    )
+    logout_audience: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="client ids whose back-channel logout tokens this service honours, e.g. `web`"
+    )
+    revocation_retention_seconds: float = Field(
+        default=3600, gt=0, le=7 * 86400,
+        description="how long a revocation is kept: at least the longest access-token lifespan of the realm",
+    )  # fmt: skip
+    revocation_max_stale_seconds: float = Field(
+        default=0, ge=0,
+        description="0: keep serving with the known revocations while Redis is unreachable; "
+        "otherwise refuse requests (503) once it has been unreachable this long",
+    )  # fmt: skip
+    introspect_every_request: bool = Field(
+        default=False, description="ask Keycloak's introspection endpoint about every token (slow; opt-in)"
+    )
+    introspection_cache_seconds: float = Field(
+        default=5, ge=0, le=300, description="how long an introspection answer is reused for the same token"
+    )
+    websocket_close_on_expiry: bool = Field(
+        default=False, description="also close a WebSocket (1008) when the token it was opened with expires"
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -148,7 +188,7 @@ class KeycloakSettings(BaseSettings):
             raise ValueError("must be a realm name such as `demo` (no slashes or spaces)")
         return value
 
-    @field_validator("audience", "algorithms", mode="before")
+    @field_validator("audience", "algorithms", "logout_audience", mode="before")
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -158,6 +198,24 @@ class KeycloakSettings(BaseSettings):
     def _check_audience(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value or any(not item for item in value):
             raise ValueError("must name at least one audience, e.g. `api` or `api,orders`")
+        return value
+
+    @field_validator("logout_audience")
+    @classmethod
+    def _check_logout_audience(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not item for item in value):
+            raise ValueError("must list client ids, e.g. `web` or `web,mobile`")
+        return value
+
+    @field_validator("revocation_store")
+    @classmethod
+    def _check_revocation_store(cls, value: str) -> str:
+        value = value.strip()
+        if value == "memory":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError(f"must be `memory` or a redis:// or rediss:// URL with a host, not {redact_url(value)!r}")
         return value
 
     @field_validator("algorithms")
@@ -234,6 +292,11 @@ class KeycloakSettings(BaseSettings):
     def token_url(self) -> str:
         """Token endpoint for this service's own client-credentials requests (internal URL)."""
         return f"{self.internal_realm_url}/protocol/openid-connect/token"
+
+    @property
+    def introspection_url(self) -> str:
+        """Token introspection (RFC 7662) for this service's own client (internal URL)."""
+        return f"{self.internal_realm_url}/protocol/openid-connect/token/introspect"
 
     @property
     def authorization_url(self) -> str:

@@ -19,6 +19,7 @@ from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._jws import b64url_decode, decode_json_object, parse_compact, verify_signature
 from fastapi_kc._keys import VerificationKey
 from fastapi_kc._principal import Principal
+from fastapi_kc._revocations import RevocationList
 from fastapi_kc._settings import KeycloakSettings
 
 logger = logging.getLogger("fastapi_kc")
@@ -29,6 +30,9 @@ class _Verified(NamedTuple):
     principal: Principal
     expires: float
     key: VerificationKey
+    session_id: str | None
+    subject: str
+    issued_at: float | None
 
 
 class TokenVerifier:
@@ -40,9 +44,11 @@ class TokenVerifier:
         keys: KeySetCache,
         clock: Callable[[], float],
         principal_class: type[Principal] = Principal,
+        revocations: RevocationList | None = None,
     ) -> None:
         self._keys = keys
         self._principal_class = principal_class
+        self.revocations = revocations if revocations is not None else RevocationList(clock)
         self._clock = clock
         self._settings = settings
         self._issuer = settings.issuer
@@ -76,6 +82,8 @@ class TokenVerifier:
             hit = self._cache.get(token)
             if hit is not None:
                 if now <= hit.expires + self._leeway and self._keys.is_current(hit.key):
+                    # Ended sessions are refused from the cache too: two dict look-ups, no I/O.
+                    self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
                     return hit.principal
                 del self._cache[token]
 
@@ -90,7 +98,13 @@ class TokenVerifier:
                 claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
             )
             principal = self._principal_class.from_claims(claims, verified_by=self.binding)
-            self._remember(token, _Verified(principal, expires, key))
+            sid, iat = claims.get("sid"), claims.get("iat")
+            verified = _Verified(
+                principal, expires, key, sid if isinstance(sid, str) else None, claims["sub"],
+                float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
+            )  # fmt: skip
+            self._remember(token, verified)
+            self.revocations.check(verified.session_id, verified.subject, verified.issued_at)
             return principal
         except AuthError as exc:
             self._log_refusal(exc, claims)

@@ -21,7 +21,7 @@ def _default(field: Any) -> str:
     default = field.default
     if default is PydanticUndefined:
         return "**required**"
-    if default is None or default == "":
+    if default is None or default == "" or default == ():
         return "unset"
     if isinstance(default, tuple):
         return f"`{','.join(default)}`"
