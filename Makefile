@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SHARED := ../shared
 
-.PHONY: test lint typecheck unit conformance keycloak demo bench browser-deps clean
+.PHONY: test lint typecheck unit conformance keycloak demo bench browser-deps redis-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## make test: lint, types, the project's tests (unit, real Keycloak, browser) and the conformance floor.
-test: $(STAMP) browser-deps lint typecheck
+test: $(STAMP) browser-deps redis-deps lint typecheck
 	$(PY) -m pytest tests -q
 	$(PY) -m pytest $(SHARED)/conformance -q -p no:cacheprovider
 
@@ -26,7 +26,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict fastapi_kc
 
-unit: $(STAMP)
+unit: $(STAMP) redis-deps
 	$(PY) -m pytest tests -q -m "not keycloak and not browser"
 
 conformance: $(STAMP)
@@ -37,6 +37,13 @@ browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  echo "installing Debian's chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+## Debian's redis-server, for the revocation tests (a fixture starts it on a free loopback port).
+redis-deps:
+	@if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then \
+	  echo "installing Debian's redis-server for the revocation tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
 ## make keycloak: fetch (Maven) and run the pinned Keycloak with the demo realm, in the foreground.

@@ -17,12 +17,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from fastapi_kc import _diagnostics as diagnose
 from fastapi_kc._bearer import bearer_token
-from fastapi_kc._dependencies import Dependencies
+from fastapi_kc._dependencies import Dependencies, PrincipalDependency
 from fastapi_kc._errors import AuthError, ConfigurationError, KeysUnavailableError
 from fastapi_kc._http import FetchError, create_http_client, get_json
+from fastapi_kc._introspection import Introspector
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._keys import KeySet, key_set_from_jwks
 from fastapi_kc._principal import Principal
@@ -82,6 +85,10 @@ class KeycloakAuth(Dependencies):
         self.public_paths: frozenset[str] = frozenset()
         """Paths that need no bearer token by construction (the back-channel logout route);
         `KeycloakMiddleware` lets them through."""
+        self._introspector: Introspector | None = None
+        self._introspect_all = self.settings.introspect_every_request
+        if self._introspect_all:
+            self._introspection()  # fails now, not at the first request, without client credentials
         self._injected_store = revocation_store
         self._store: RevocationStore | None = None
         self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class, self.revocations)
@@ -198,7 +205,37 @@ class KeycloakAuth(Dependencies):
         if not self._users:
             logger.error("token verified before KeycloakAuth was started: use auth.lifespan or `async with auth`")
             raise KeysUnavailableError("authentication is not started", reason="not_started")
+        if self._introspector is not None and self._introspect_all:
+            return await self._verifier.verify_introspected(token, self._introspector.claims)
         return await self._verifier.verify(token)
+
+    def require_active(self) -> PrincipalDependency:
+        """A dependency for routes that must know at once that the session still exists.
+
+        After the usual verification, Keycloak's introspection endpoint is asked whether the token
+        is still active (a logout, a disabled user, an ended session); answers are cached for
+        `introspection_cache_seconds`. 401 when it is not active, 503 when Keycloak cannot answer.
+
+        Raises:
+            ConfigurationError: `client_id`/`client_secret` are not set (introspection needs them).
+        """
+        introspector = self._introspection()
+        principal_dependency = self.principal
+
+        async def active(connection: HTTPConnection, principal: Principal = Depends(principal_dependency)) -> Principal:
+            try:
+                await introspector.claims(bearer_token(connection.scope["headers"]))
+            except AuthError as exc:
+                logger.info("request refused: reason=%s status=%d: %s", exc.reason, exc.status_code, exc.description)
+                raise self.http_exception(exc) from exc
+            return principal
+
+        return active
+
+    def _introspection(self) -> Introspector:
+        if self._introspector is None:
+            self._introspector = Introspector(self.settings, lambda: self._client, self._clock)
+        return self._introspector
 
     async def authenticate(self, headers: list[tuple[bytes, bytes]]) -> Principal:
         """The caller of a request, from its raw ASGI headers.
@@ -222,6 +259,15 @@ class KeycloakAuth(Dependencies):
         `reconnecting` (shared store unreachable; known revocations still apply) or `stale`
         (unreachable past `revocation_max_stale_seconds`: requests are refused with 503)."""
         return self._store.state if self._store is not None else "not started"
+
+    @property
+    def websocket_guard(self) -> dict[str, Any]:
+        """What `KeycloakMiddleware` needs to close a WebSocket whose session ends."""
+        return {
+            "revocations": self.revocations,
+            "close_on_expiry": self.settings.websocket_close_on_expiry,
+            "clock": self._clock,
+        }
 
     def backchannel_logout_router(self, path: str = "/backchannel-logout") -> APIRouter:
         """The OpenID Connect back-channel logout endpoint Keycloak calls: `app.include_router(...)`.

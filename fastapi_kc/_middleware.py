@@ -17,6 +17,7 @@ from fastapi_kc._auth import KeycloakAuth
 from fastapi_kc._errors import AuthError, ConfigurationError
 from fastapi_kc._principal import Principal
 from fastapi_kc._responses import send_http_refusal, send_websocket_refusal
+from fastapi_kc._websocket_guard import guard_websocket
 
 
 class _Credentials(AuthCredentials):
@@ -126,6 +127,10 @@ class KeycloakMiddleware:
             return
         scope["user"] = principal
         scope["auth"] = _Credentials(principal)
+        if kind == "websocket":
+            # Closed with 1008 once its session is revoked (or its token expires, if asked).
+            await guard_websocket(self.app, scope, receive, send, principal=principal, **self.auth.websocket_guard)
+            return
         await self.app(scope, receive, send)
 
     async def _serve_public(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from fastapi_kc import KeycloakAuth, KeycloakSettings
 from tests.revocation.support import build_app
 from tests.support.fake_keycloak import FakeKeycloak
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -20,3 +21,11 @@ def auth(fake_keycloak: FakeKeycloak, settings_values: dict[str, object]) -> Key
 def client(auth: KeycloakAuth) -> Iterator[TestClient]:
     with TestClient(build_app(auth)) as client:
         yield client
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis of its own for one test (tests stop and restart it)."""
+    server = RedisServer().start()
+    yield server
+    server.close()

@@ -1,0 +1,124 @@
+"""Token introspection (RFC 7662): asking Keycloak whether a token is still active.
+
+Local verification cannot see what Keycloak sends no logout token for: a disabled user, the
+realm's "logout all", a session that expired on the server (field notes, "Keycloak 26.5,
+observed"). Introspection can, at the price of a call to Keycloak per token: answers are
+cached briefly (`introspection_cache_seconds`), keyed by a SHA-256 digest of the token (the
+token itself is never kept as a key), and any failure to get an answer is a 503: fail
+closed, never "active by default".
+
+The call is made as this service's confidential client (`client_id`/`client_secret`) on the
+internal URL, with client_secret_basic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+
+from fastapi_kc._errors import ConfigurationError, InvalidTokenError, UnavailableError
+from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, read_bounded
+from fastapi_kc._settings import KeycloakSettings, env_name
+
+logger = logging.getLogger("fastapi_kc")
+
+_MAX_ENTRIES: Final = 10_000
+# Members of an introspection answer that describe the answer, not the token (RFC 7662 §2.2).
+_RESPONSE_ONLY: Final = frozenset({"active", "token_type", "username", "client_id"})
+
+
+class Introspector:
+    """Asks Keycloak's introspection endpoint about tokens; remembers answers briefly."""
+
+    def __init__(
+        self,
+        settings: KeycloakSettings,
+        client: Callable[[], httpx.AsyncClient | None],
+        clock: Callable[[], float],
+    ) -> None:
+        if not settings.client_id or settings.client_secret is None:
+            raise ConfigurationError(
+                f"introspection needs {env_name('client_id')} and {env_name('client_secret')}: a confidential "
+                "client of the realm, as which this service asks Keycloak about tokens"
+            )
+        self._settings = settings
+        self._url = settings.introspection_url
+        self._client = client
+        self._clock = clock
+        self._ttl = settings.introspection_cache_seconds
+        self._basic = (quote(settings.client_id, safe=""), quote(settings.client_secret.get_secret_value(), safe=""))
+        self._answers: dict[bytes, tuple[float, dict[str, Any] | None]] = {}
+        self.calls = 0
+        """How many times Keycloak was asked (for tests and metrics)."""
+
+    async def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims as Keycloak reports them, without the answer-only members.
+
+        Raises:
+            InvalidTokenError: 401, Keycloak says the token is not active.
+            UnavailableError: 503, Keycloak did not give a usable answer.
+        """
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._clock()
+        cached = self._answers.get(digest)
+        if cached is not None and now < cached[0]:
+            answer = cached[1]
+        else:
+            answer = await self._ask(token)
+            if self._ttl > 0:
+                if len(self._answers) >= _MAX_ENTRIES:
+                    self._answers = {d: a for d, a in self._answers.items() if a[0] > now} or {}
+                    if len(self._answers) >= _MAX_ENTRIES:
+                        del self._answers[next(iter(self._answers))]
+                self._answers[digest] = (now + self._ttl, answer)
+        if answer is None:
+            raise InvalidTokenError("token is not active", reason="inactive")
+        return answer
+
+    async def _ask(self, token: str) -> dict[str, Any] | None:
+        client = self._client()
+        if client is None:
+            raise UnavailableError("token introspection is not started", reason="introspection_unavailable")
+        self.calls += 1
+        try:
+            async with (
+                asyncio.timeout(self._settings.http_timeout_seconds),
+                client.stream(
+                    "POST",
+                    self._url,
+                    data={"token": token, "token_type_hint": "access_token"},
+                    auth=self._basic,
+                    headers={"Accept": "application/json"},
+                    follow_redirects=False,
+                ) as response,
+            ):
+                raw = await read_bounded(response, MAX_DOCUMENT_BYTES)
+                status = response.status_code
+        except (TimeoutError, httpx.HTTPError, UnsupportedEncodingError) as exc:
+            logger.warning("token introspection at %s failed: %s", self._url, type(exc).__name__)
+            raise UnavailableError(
+                "token cannot be checked with Keycloak now", reason="introspection_unavailable"
+            ) from None
+        body = _json_object(raw) if raw is not None else None
+        if status != 200 or body is None or not isinstance(body.get("active"), bool):
+            # 401 here means this service's own client id or secret is wrong: an operator's problem.
+            logger.warning("token introspection at %s answered HTTP %d without a usable answer", self._url, status)
+            raise UnavailableError("token cannot be checked with Keycloak now", reason="introspection_unavailable")
+        if body["active"] is not True:
+            return None
+        return {name: value for name, value in body.items() if name not in _RESPONSE_ONLY}
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None

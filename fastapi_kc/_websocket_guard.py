@@ -1,0 +1,113 @@
+"""An accepted WebSocket stays open only while its session does.
+
+A WebSocket is authenticated once, at the handshake; a logout an hour later would otherwise
+leave it open. `guard_websocket` runs the application with `receive` and `send` wrapped: when
+a revocation covers the connection's token (or, with `websocket_close_on_expiry`, when the
+token expires), the connection is closed with 1008 (RFC 6455 §7.4.1, policy violation), the
+application's pending `receive()` returns `websocket.disconnect`, and whatever it sends
+afterwards is dropped instead of raising inside the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fastapi_kc._errors import AuthError, InvalidTokenError
+from fastapi_kc._principal import Principal
+from fastapi_kc._responses import POLICY_VIOLATION, send_websocket_refusal
+from fastapi_kc._revocations import SESSION_ENDED, RevocationList
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+async def guard_websocket(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    principal: Principal,
+    revocations: RevocationList,
+    close_on_expiry: bool,
+    clock: Callable[[], float],
+) -> None:
+    """Run `app` for one WebSocket, closing it with 1008 once its token no longer counts."""
+    loop = asyncio.get_running_loop()
+    ended = asyncio.Event()
+    cause: list[AuthError] = []
+    closed = False
+    send_lock = asyncio.Lock()
+    pending: asyncio.Future[Message] | None = None
+
+    def end(error: AuthError) -> None:
+        if not cause:
+            cause.append(error)
+            ended.set()
+
+    claims = principal.claims
+    watch = revocations.watch(
+        principal.session_id,
+        principal.subject,
+        _number(claims.get("iat")),
+        lambda: end(InvalidTokenError(SESSION_ENDED, reason="revoked")),
+    )
+    expires = _number(claims.get("exp"))
+    timer = None
+    if close_on_expiry and expires is not None:
+        expired = InvalidTokenError("token has expired", reason="expired")
+        timer = loop.call_later(max(0.0, expires - clock()), end, expired)
+
+    async def close() -> None:
+        nonlocal closed
+        async with send_lock:
+            if not closed:
+                closed = True
+                await send_websocket_refusal(send, cause[0])
+
+    async def guarded_send(message: Message) -> None:
+        nonlocal closed
+        async with send_lock:
+            if closed:
+                return  # closed under the application's feet: its messages have nowhere to go
+            if message["type"] == "websocket.close":
+                closed = True
+            await send(message)
+
+    async def guarded_receive() -> Message:
+        nonlocal pending
+        if not ended.is_set():
+            # One receive in flight at a time, kept across calls: never cancelled half-way.
+            pending = pending or asyncio.ensure_future(receive())
+            waiter = asyncio.ensure_future(ended.wait())
+            racing: set[asyncio.Future[Any]] = {pending, waiter}
+            done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+            if pending in done:
+                waiter.cancel()
+                message, pending = pending.result(), None
+                return message
+        await close()
+        return {"type": "websocket.disconnect", "code": POLICY_VIOLATION}
+
+    async def closer() -> None:
+        await ended.wait()
+        await close()
+
+    watcher = loop.create_task(closer())
+    try:
+        await app(scope, guarded_receive, guarded_send)
+    finally:
+        revocations.unwatch(watch)
+        if timer is not None:
+            timer.cancel()
+        for task in (watcher, pending):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
