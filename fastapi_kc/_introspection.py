@@ -7,8 +7,8 @@ cached briefly (`introspection_cache_seconds`), keyed by a SHA-256 digest of the
 token itself is never kept as a key), and any failure to get an answer is a 503: fail
 closed, never "active by default".
 
-The call is made as this service's confidential client (`client_id`/`client_secret`) on the
-internal URL, with client_secret_basic.
+The call is made as this service's confidential client on the internal URL, authenticated as
+every client call of this library is (`_client_auth`: client secret, or a signed JWT).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any, Final
-from urllib.parse import quote
 
 import httpx
 
+from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._errors import ConfigurationError, InvalidTokenError, UnavailableError
 from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, read_bounded
-from fastapi_kc._settings import KeycloakSettings, env_name
+from fastapi_kc._settings import KeycloakSettings
 
 logger = logging.getLogger("fastapi_kc")
 
@@ -43,17 +43,15 @@ class Introspector:
         client: Callable[[], httpx.AsyncClient | None],
         clock: Callable[[], float],
     ) -> None:
-        if not settings.client_id or settings.client_secret is None:
-            raise ConfigurationError(
-                f"introspection needs {env_name('client_id')} and {env_name('client_secret')}: a confidential "
-                "client of the realm, as which this service asks Keycloak about tokens"
-            )
+        try:
+            self._client_auth = ClientAuthenticator(settings, clock=clock)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"token introspection: {exc}") from None
         self._settings = settings
         self._url = settings.introspection_url
         self._client = client
         self._clock = clock
         self._ttl = settings.introspection_cache_seconds
-        self._basic = (quote(settings.client_id, safe=""), quote(settings.client_secret.get_secret_value(), safe=""))
         self._answers: dict[bytes, tuple[float, dict[str, Any] | None]] = {}
         self.calls = 0
         """How many times Keycloak was asked (for tests and metrics)."""
@@ -87,15 +85,15 @@ class Introspector:
         if client is None:
             raise UnavailableError("token introspection is not started", reason="introspection_unavailable")
         self.calls += 1
+        credentials = self._client_auth.credentials()
         try:
             async with (
                 asyncio.timeout(self._settings.http_timeout_seconds),
                 client.stream(
                     "POST",
                     self._url,
-                    data={"token": token, "token_type_hint": "access_token"},
-                    auth=self._basic,
-                    headers={"Accept": "application/json"},
+                    data={"token": token, "token_type_hint": "access_token", **credentials.form},
+                    headers={"Accept": "application/json", **credentials.headers},
                     follow_redirects=False,
                 ) as response,
             ):
