@@ -145,7 +145,7 @@ class TokenVerifier:
                 sid if isinstance(sid, str) else None, claims["sub"],
                 float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
             )  # fmt: skip
-            return self._principal_class.from_claims(claims)
+            return self._principal_class.from_claims(claims, verified_by=self.binding)
         except AuthError as exc:
             self._log_refusal(exc, claims)
             raise
