@@ -94,7 +94,7 @@ class KeycloakAuth(Dependencies):
         self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class, self.revocations)
         self._users = 0
         self._start_lock: asyncio.Lock | None = None
-        super().__init__(self.settings, self.authenticate, self._verifier.binding)
+        super().__init__(self.settings, self.authenticate, self._verifier.binding, clock)
 
     def __repr__(self) -> str:
         state = "started" if self._users else "not started"

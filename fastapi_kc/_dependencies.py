@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import time
 import typing
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Final, TypeVar
@@ -20,10 +21,11 @@ from fastapi.security import HTTPBearer, OAuth2AuthorizationCodeBearer, Security
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from fastapi_kc._errors import AuthError, InsufficientScopeError
+from fastapi_kc._errors import AuthError, InsufficientScopeError, InsufficientUserAuthenticationError
 from fastapi_kc._principal import Principal
 from fastapi_kc._responses import refusal_headers
 from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._step_up import StepUpCheck, acr_check, auth_age_check
 from fastapi_kc._text import printable
 
 logger = logging.getLogger("fastapi_kc")
@@ -58,8 +60,15 @@ class Dependencies:
     ones in the challenge (RFC 6750 §3).
     """
 
-    def __init__(self, settings: KeycloakSettings, authenticate: Authenticate, binding: Hashable) -> None:
+    def __init__(
+        self,
+        settings: KeycloakSettings,
+        authenticate: Authenticate,
+        binding: Hashable,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._realm = settings.realm
+        self._step_up_clock = clock
         self._authenticate = authenticate
         self._binding = binding
         bearer = HTTPBearer(
@@ -205,6 +214,35 @@ class Dependencies:
             lambda p: p.is_service_account and (not accepted or p.client_id in accepted),
             "requires a service account" + (f" of client {', '.join(client_ids)}" if client_ids else ""),
         )
+
+    def require_acr(self, *levels: str) -> PrincipalDependency:
+        """Step-up: the token's `acr` must be one of `levels` (exact names, in order of preference).
+
+        Otherwise 401 with RFC 9470's `error="insufficient_user_authentication"` and
+        `acr_values="<levels>"`, so the client can log the user in again at that level.
+        """
+        return self._stepping_up(acr_check(levels))
+
+    def require_auth_age(self, seconds: int) -> PrincipalDependency:
+        """Step-up: the user must have authenticated (`auth_time`) at most `seconds` ago.
+
+        Otherwise 401 with RFC 9470's `error="insufficient_user_authentication"` and `max_age`.
+        """
+        return self._stepping_up(auth_age_check(seconds))
+
+    def _stepping_up(self, check: StepUpCheck) -> PrincipalDependency:
+        principal_dependency = self.principal
+
+        async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
+            try:
+                check(principal, self._step_up_clock())
+            except InsufficientUserAuthenticationError as exc:
+                subject, reason = printable(principal.subject), exc.reason
+                logger.info("request refused: reason=%s status=401 subject=%s: %s", reason, subject, exc.description)
+                raise self.http_exception(exc) from exc
+            return principal
+
+        return dependency
 
     def roles_required(self, *roles: str, client: str | None = None) -> Callable[[F], F]:
         """Decorator form of `require_roles` for sync and async routes; the route needs no parameter."""

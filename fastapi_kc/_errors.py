@@ -8,6 +8,7 @@
         ├── InvalidRequestError        401 invalid_request: a malformed Authorization header
         ├── InvalidTokenError          401 invalid_token: expired, forged, wrong issuer/audience...
         ├── InsufficientScopeError     403 insufficient_scope: valid token, missing role or scope
+        ├── InsufficientUserAuthenticationError  401: authentication too weak or too old (step-up)
         ├── KeysUnavailableError       503 temporarily_unavailable: key unknown and Keycloak unreachable
         └── UnavailableError           503 temporarily_unavailable: introspection or revocation state unavailable
 
@@ -69,6 +70,10 @@ class AuthError(KeycloakError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, error={self.error!r}, reason={self.reason!r})"
 
+    def challenge_parameters(self) -> dict[str, str]:
+        """Extra `WWW-Authenticate` parameters beyond realm, error and error_description."""
+        return {}
+
 
 class MissingTokenError(AuthError):
     """No bearer token was sent. RFC 6750 §3.1: the challenge then carries no error code."""
@@ -108,6 +113,32 @@ class InsufficientScopeError(AuthError):
     def __init__(self, description: str, *, reason: str = "forbidden", scope: tuple[str, ...] = ()) -> None:
         super().__init__(description, reason=reason)
         self.scope = scope
+
+
+class InsufficientUserAuthenticationError(AuthError):
+    """The user's authentication is too weak (`acr`) or too old (`auth_time`): log in again, stronger.
+
+    RFC 9470 §3: 401 with `error="insufficient_user_authentication"` and the `acr_values` and/or
+    `max_age` the client should ask the authorization server for.
+    """
+
+    status_code = 401
+    error = "insufficient_user_authentication"
+
+    def __init__(
+        self, description: str, *, acr_values: tuple[str, ...] = (), max_age: int | None = None, reason: str = "step_up"
+    ) -> None:
+        super().__init__(description, reason=reason)
+        self.acr_values = acr_values
+        self.max_age = max_age
+
+    def challenge_parameters(self) -> dict[str, str]:
+        parameters = {}
+        if self.acr_values:
+            parameters["acr_values"] = header_safe(" ".join(self.acr_values))
+        if self.max_age is not None:
+            parameters["max_age"] = str(self.max_age)
+        return parameters
 
 
 class KeysUnavailableError(AuthError):

@@ -1,7 +1,8 @@
 """The one place where a refusal becomes an HTTP response, a WebSocket close, or an HTTPException.
 
 RFC 6750 §3: every 401 and 403 carries `WWW-Authenticate: Bearer realm="..."`, with `error` and
-`error_description` when the request carried a token.
+`error_description` when the request carried a token; a step-up refusal adds RFC 9470's
+`acr_values` or `max_age`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def challenge(error: AuthError, realm: str) -> str:
     if isinstance(error, InsufficientScopeError) and error.scope:
         # RFC 6750 §3: `scope` names the scopes the request lacked, so a client knows what to ask for.
         value += f', scope="{" ".join(_NOT_IN_SCOPE_TOKEN.sub("?", s) for s in error.scope)}"'
+    for name, parameter in error.challenge_parameters().items():
+        value += f', {name}="{parameter}"'
     return value
 
 

@@ -10,34 +10,28 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
 
 import httpx
 
 from fastapi_kc._client_auth import ClientAuthenticator
-from fastapi_kc._diagnostics import describe_network_error, token_request_refused, unreachable
+from fastapi_kc._diagnostics import Diagnosis, token_request_refused
 from fastapi_kc._errors import TokenRequestError
-from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, create_http_client, read_bounded
+from fastapi_kc._http import create_http_client
 from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._token_endpoint import CachedToken as _Token
+from fastapi_kc._token_endpoint import DescribeRefusal, post_token_form
+from fastapi_kc._token_exchange import ExchangeCache, exchange_form, exchange_key, exchange_refused
 
 logger = logging.getLogger("fastapi_kc")
 
 _RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER: Final = 10.0  # wait at most this long inside one call; longer waits fail fast
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    value: str
-    renew_at: float
-    expires_at: float
 
 
 class ServiceTokenClient:
@@ -74,6 +68,7 @@ class ServiceTokenClient:
         self._token: _Token | None = None
         self._inflight: asyncio.Task[_Token] | None = None
         self._not_before = float("-inf")
+        self._exchanges = ExchangeCache(clock)
 
     def __repr__(self) -> str:
         return f"ServiceTokenClient(client_id={self._client_id!r}, token_url={self.settings.token_url!r})"
@@ -92,6 +87,7 @@ class ServiceTokenClient:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        await self._exchanges.aclose()
         http, self._http = self._http, None
         if http is not None and http is not self._injected_client:
             await http.aclose()
@@ -145,6 +141,32 @@ class ServiceTokenClient:
             return token.value  # still valid: serve it while the renewal runs
         return (await asyncio.shield(task)).value
 
+    async def exchange(self, subject_token: str, *, audience: str | None = None, scope: str | None = None) -> str:
+        """`subject_token` (a user's access token) exchanged for one aimed at `audience` (RFC 8693).
+
+        Keycloak's standard token exchange: the subject token's `aud` must name this client,
+        `audience` must be available to it, and the exchanged token's `aud` is `audience` only.
+        Cached per (subject token, audience, scope) until shortly before it expires; concurrent
+        callers with the same arguments share one request. Retries 429 and 5xx as `get_token`.
+
+        Raises:
+            ValueError: an empty `subject_token`, `audience` or `scope`.
+            TokenRequestError: Keycloak refused (its status, `error`, and the fix) or was unreachable.
+        """
+        form = exchange_form(subject_token, audience, scope)
+        now = self._clock()
+        if now < self._not_before:
+            raise TokenRequestError(
+                f"Keycloak asked to retry token requests later ({self._not_before - now:.0f} s)", status_code=429
+            )
+
+        def describe(status: int, error: str | None, description: str | None) -> Diagnosis:
+            return exchange_refused(self.settings, status, error, description, audience=audience, scope=scope)
+
+        return await self._exchanges.get(
+            exchange_key(subject_token, audience, scope), lambda: self._with_retries(form, describe)
+        )
+
     def invalidate(self, value: str) -> None:
         """Forget `value` (e.g. a downstream service answered 401 to it)."""
         if self._token is not None and self._token.value == value:
@@ -166,9 +188,17 @@ class ServiceTokenClient:
             logger.warning("service token request failed: %s", exc)
 
     async def _renew(self) -> _Token:
+        token = await self._with_retries({"grant_type": "client_credentials"}, self._describe_refusal)
+        self._token = token
+        return token
+
+    def _describe_refusal(self, status: int, error: str | None, description: str | None) -> Diagnosis:
+        return token_request_refused(self.settings, status, error, description)
+
+    async def _with_retries(self, form: dict[str, str], describe: DescribeRefusal) -> _Token:
         for attempt in range(1, self._max_attempts + 1):
             try:
-                token = await self._request()
+                return await self._request(form, describe)
             except TokenRequestError as exc:
                 wait = getattr(exc, "retry_after", None)
                 if exc.status_code is not None and exc.status_code not in _RETRYABLE:
@@ -181,77 +211,17 @@ class ServiceTokenClient:
                     self._not_before = self._clock() + wait
                     raise
                 await asyncio.sleep(wait if wait is not None else self._backoff * 2 ** (attempt - 1))
-            else:
-                self._token = token
-                return token
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _request(self) -> _Token:
+    async def _request(self, form: dict[str, str], describe: DescribeRefusal) -> _Token:
         if self._http is None:
             raise TokenRequestError("ServiceTokenClient is not started: use `async with`")
-        credentials = self._client_auth.credentials()
-        url = self.settings.token_url
         started = self._clock()
-        try:
-            async with (
-                asyncio.timeout(self.settings.http_timeout_seconds),
-                self._http.stream(
-                    "POST",
-                    url,
-                    data={"grant_type": "client_credentials", **credentials.form},
-                    headers={"Accept": "application/json", **credentials.headers},
-                    follow_redirects=False,
-                ) as response,
-            ):
-                raw = await read_bounded(response, MAX_DOCUMENT_BYTES)
-        except TimeoutError as exc:
-            raise TokenRequestError(
-                str(unreachable(self.settings, url, "timeout", "no complete answer in time"))
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TokenRequestError(str(describe_network_error(self.settings, url, exc))) from exc
-        except UnsupportedEncodingError as exc:
-            raise TokenRequestError(
-                f"Keycloak's token endpoint {url} answered in an unreadable encoding ({exc})"
-            ) from exc
-        if raw is None:
-            raise TokenRequestError(
-                f"Keycloak's token endpoint {url} answered more than {MAX_DOCUMENT_BYTES} bytes; it is not Keycloak",
-                status_code=response.status_code,
-            )
-        body = _json_object(raw)
-        if response.status_code != 200:
-            raise _refusal(self.settings, response, body)
-        value, lifetime = body.get("access_token"), body.get("expires_in")
-        if not isinstance(value, str) or not value:
-            raise TokenRequestError(
-                f"Keycloak's token endpoint {url} answered without an access_token", status_code=200
-            )
-        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
-            lifetime = 60.0
+        issued = await post_token_form(self._http, self.settings, self._client_auth, form, describe)
+        lifetime = issued.lifetime
         # Renew before expiry: `renew_before` ahead, but never later than half-way for short lifetimes.
         renew_in = max(min(lifetime - self._renew_before, lifetime * 0.9), lifetime * 0.5)
-        return _Token(value, started + renew_in, started + lifetime)
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _refusal(settings: KeycloakSettings, response: httpx.Response, body: dict[str, Any]) -> TokenRequestError:
-    """Keycloak's refusal, worded by the diagnostics `fastapi-kc doctor` prints too."""
-    error = body.get("error") if isinstance(body.get("error"), str) else None
-    description = body.get("error_description") if isinstance(body.get("error_description"), str) else None
-    diagnosis = token_request_refused(settings, response.status_code, error, description)
-    exc = TokenRequestError(str(diagnosis), status_code=response.status_code, error=error)
-    retry_after = response.headers.get("Retry-After", "")
-    if retry_after.isdigit():
-        exc.retry_after = float(retry_after)  # type: ignore[attr-defined]
-    return exc
+        return _Token(issued.value, started + renew_in, started + lifetime)
 
 
 class ServiceTokenAuth(httpx.Auth):

@@ -30,6 +30,7 @@ CERTS_PATH = f"{REALM_PATH}/protocol/openid-connect/certs"
 TOKEN_PATH = f"{REALM_PATH}/protocol/openid-connect/token"
 CLIENT_ID = "shop-api"
 CLIENT_SECRET = "s3cret-for-tests"
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 def settings_values(**overrides: Any) -> dict[str, Any]:
@@ -68,6 +69,7 @@ class FakeKeycloak:
     #: client id -> joserfc key that checks its client assertions (private_key_jwt, client_secret_jwt)
     assertion_keys: dict[str, Any] = field(default_factory=dict)
     assertions: list[dict[str, Any]] = field(default_factory=list)
+    exchanges: list[dict[str, str]] = field(default_factory=list)  # forms of granted token exchanges
 
     @property
     def certs_hits(self) -> int:
@@ -134,7 +136,8 @@ class FakeKeycloak:
             user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
             form.setdefault("client_id", user)
             form.setdefault("client_secret", secret)
-        if form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if grant not in ("client_credentials", EXCHANGE_GRANT):
             return httpx.Response(400, json={"error": "unsupported_grant_type"})
         if "client_assertion" in form:
             if (refusal := self._check_assertion(form)) is not None:
@@ -146,8 +149,10 @@ class FakeKeycloak:
             }
             return httpx.Response(401, json=refusal)
         self.issued += 1
+        if grant == EXCHANGE_GRANT:
+            self.exchanges.append(form)
         body = {
-            "access_token": f"service-token-{self.issued}",
+            "access_token": f"{'exchanged' if grant == EXCHANGE_GRANT else 'service'}-token-{self.issued}",
             "token_type": "Bearer",
             "expires_in": self.token_lifetime,
             "scope": "profile email",

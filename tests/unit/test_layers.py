@@ -10,8 +10,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "fastapi_kc"
 PURE = ["_errors", "_settings", "_claims", "_jws", "_keys", "_principal", "_principal_data", "_bearer", "_diagnostics",
         "_doctor_report", "_doctor_token", "_frozen", "_text", "_revocations"]  # fmt: skip
-PURE += ["_client_auth"]  # signs client assertions (joserfc), sends nothing
-IO = ["_http", "_jwks", "_verifier", "_service_token", "_doctor"]
+PURE += ["_client_auth", "_step_up"]  # _client_auth signs client assertions (joserfc), sends nothing
+IO = ["_http", "_jwks", "_verifier", "_service_token", "_doctor", "_token_endpoint", "_token_exchange"]
 FRAMEWORKS = {"starlette", "fastapi"}
 
 
