@@ -115,6 +115,7 @@ class ServiceTokenClient:
 
     def _forget(self) -> None:
         self._token, self._not_before = None, float("-inf")
+        self._exchanges = ExchangeCache(self._clock)
 
     async def get_token(self) -> str:
         """A valid access token, from the cache or from one shared request to Keycloak.
