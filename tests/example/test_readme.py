@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
+from joserfc.jwk import RSAKey
 from starlette.websockets import WebSocketDisconnect
 
 import fastapi_kc._auth
@@ -174,6 +177,51 @@ def test_block_service_to_service(env: FakeKeycloak, shipping: Shipping, monkeyp
     # The first token was refused once: renewed and retried; then the cached token is reused.
     assert shipping.seen == ["Bearer service-token-1", "Bearer service-token-2", "Bearer service-token-2"]
     assert env.token_hits == 2
+
+
+def test_block_token_exchange(
+    env: FakeKeycloak, shipping: Shipping, monkeypatch: pytest.MonkeyPatch, bearer: Callable[..., dict[str, str]]
+) -> None:
+    monkeypatch.setenv("BILLING_URL", shipping.url)  # the stand-in records what billing receives
+    app = run_block("token-exchange")["app"]
+    mario = bearer(user_claims())
+    with TestClient(app) as client:
+        assert client.post("/orders/7/invoice", headers=mario).json() == {"queued": True}
+        assert client.post("/orders/8/invoice", headers=mario).json() == {"queued": True}
+        assert client.post("/orders/9/invoice").status_code == 401
+    # mario's own token went to Keycloak once; billing got the exchanged token, reused.
+    assert [(form["subject_token"], form["audience"]) for form in env.exchanges] == [
+        (mario["Authorization"].removeprefix("Bearer "), "billing")
+    ]
+    assert shipping.seen == ["Bearer exchanged-token-1", "Bearer exchanged-token-1"]
+
+
+def test_block_signed_jwt(
+    env: FakeKeycloak, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, signing_key: SigningKey
+) -> None:
+    key_file = tmp_path / "shop-api-key.pem"
+    key_file.write_bytes(signing_key.private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    env.assertion_keys[CLIENT_ID] = RSAKey.import_key(signing_key.public_pem())
+    monkeypatch.delenv("KEYCLOAK_CLIENT_SECRET")
+    monkeypatch.setenv("KEYCLOAK_CLIENT_AUTH_METHOD", "private_key_jwt")
+    monkeypatch.setenv("KEYCLOAK_CLIENT_PRIVATE_KEY_FILE", str(key_file))
+    monkeypatch.setenv("KEYCLOAK_CLIENT_KEY_ID", "shop-api-key-1")
+    assert run_block("signed-jwt")["token"] == "service-token-1"
+    assert [assertion["header"]["kid"] for assertion in env.assertions] == ["shop-api-key-1"]
+
+
+def test_block_step_up(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    app = run_block("step-up")["app"]
+    now = int(time.time())
+    with TestClient(app) as client:
+        silver = client.post("/payments", headers=bearer(user_claims(acr="silver")))
+        assert silver.status_code == 401 and silver.headers["WWW-Authenticate"].endswith('acr_values="gold"')
+        assert client.post("/payments", headers=bearer(user_claims(acr="gold"))).json() == {"paid_by": "mario"}
+        old = client.put("/password", headers=bearer(user_claims(auth_time=now - 600)))
+        assert old.status_code == 401 and old.headers["WWW-Authenticate"].endswith('max_age="300"')
+        fresh = client.put("/password", headers=bearer(user_claims(auth_time=now)))
+        assert fresh.json() == {"changed_for": "mario"}
 
 
 NO_NETWORK = """
