@@ -51,6 +51,9 @@ class KeycloakAuth(Dependencies):
     subclass of `Principal` with properties of your own, is what every verified token becomes
     (immutable, and cached with the token like the base class). `revocation_store` replaces
     the store built from `settings.revocation_store` (see `fastapi_kc.revocation`).
+    `scheme_name` names this auth's two OpenAPI schemes (`KeycloakBearer.<name>`,
+    `KeycloakLogin.<name>`); by default the realm and audiences, so that two auths in one
+    application stay apart in Swagger UI.
 
     Raises:
         ConfigurationError: from the constructor for invalid settings, from start-up when
@@ -65,6 +68,7 @@ class KeycloakAuth(Dependencies):
         clock: Callable[[], float] = time.time,
         principal_class: type[Principal] = Principal,
         revocation_store: RevocationStore | None = None,
+        scheme_name: str | None = None,
     ) -> None:
         if not (isinstance(principal_class, type) and issubclass(principal_class, Principal)):
             raise ConfigurationError(f"principal_class must be Principal or a subclass of it, not {principal_class!r}")
@@ -94,7 +98,7 @@ class KeycloakAuth(Dependencies):
         self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class, self.revocations)
         self._users = 0
         self._start_lock: asyncio.Lock | None = None
-        super().__init__(self.settings, self.authenticate, self._verifier.binding, clock)
+        super().__init__(self.settings, self.authenticate, self._verifier.binding, clock, scheme_name)
 
     def __repr__(self) -> str:
         state = "started" if self._users else "not started"
@@ -166,8 +170,12 @@ class KeycloakAuth(Dependencies):
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        """For `FastAPI(lifespan=auth.lifespan)`: start with the app, stop with it."""
+        """For `FastAPI(lifespan=auth.lifespan)`: start with the app, stop with it.
+
+        Also completes the app's OpenAPI document (`document_openapi`).
+        """
         async with self:
+            self.document_openapi(app)
             yield
 
     @contextmanager

@@ -17,11 +17,12 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Final, TypeVar
 
 from fastapi import Depends, HTTPException, Security
-from fastapi.security import HTTPBearer, OAuth2AuthorizationCodeBearer, SecurityScopes
+from fastapi.security import SecurityScopes
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from fastapi_kc._errors import AuthError, InsufficientScopeError, InsufficientUserAuthenticationError
+from fastapi_kc._errors import AuthError, InsufficientScopeError, InsufficientUserAuthenticationError, MissingTokenError
+from fastapi_kc._openapi import LoginScheme, PrincipalScheme, document, scheme_names
 from fastapi_kc._principal import Principal
 from fastapi_kc._responses import refusal_headers
 from fastapi_kc._settings import KeycloakSettings
@@ -66,52 +67,37 @@ class Dependencies:
         authenticate: Authenticate,
         binding: Hashable,
         clock: Callable[[], float] = time.time,
+        scheme_name: str | None = None,
     ) -> None:
         self._realm = settings.realm
         self._step_up_clock = clock
         self._authenticate = authenticate
         self._binding = binding
-        bearer = HTTPBearer(
-            auto_error=False, scheme_name="KeycloakBearer", bearerFormat="JWT",
-            description=f"An access token of Keycloak realm {settings.realm!r} for audience "
-            f"{', '.join(settings.audience)}",
-        )  # fmt: skip
-        login = OAuth2AuthorizationCodeBearer(
-            authorizationUrl=settings.authorization_url,
-            tokenUrl=settings.browser_token_url,
-            scheme_name="KeycloakLogin",
-            auto_error=False,
-            description="Log in with Keycloak (authorization code with PKCE, public client)",
+        bearer_name, login_name = scheme_names(settings, scheme_name)
+        self._login = LoginScheme(settings, login_name)
+        # Each is itself the bearer scheme in OpenAPI (see `_openapi`): one dependency solved per
+        # request, where `Depends(HTTPBearer())` plus a lookup of one's own makes two; a role
+        # check adds one more. The login is added to the OpenAPI document at start-up.
+        self.principal: PrincipalDependency = _PrincipalDependency(self, settings, bearer_name)
+        self.optional_principal: Callable[..., Awaitable[Principal | None]] = _OptionalPrincipalDependency(
+            self, settings, bearer_name
         )
 
-        async def principal(
-            connection: HTTPConnection,
-            security_scopes: SecurityScopes,
-            _bearer: Any = Security(bearer),
-            _login: Any = Security(login),
-        ) -> Principal:
-            found = self._reuse(connection.scope) or await self._resolve(connection)
-            if security_scopes.scopes:
-                self._check_scopes(found, security_scopes.scopes)
-            return found
+    @property
+    def scheme_names(self) -> tuple[str, str]:
+        """The names of this auth's two schemes in OpenAPI: (bearer field, Keycloak login)."""
+        return typing.cast(PrincipalScheme, self.principal).scheme_name, self._login.scheme_name
 
-        async def optional_principal(
-            connection: HTTPConnection,
-            security_scopes: SecurityScopes,
-            _bearer: Any = Security(bearer),
-            _login: Any = Security(login),
-        ) -> Principal | None:
-            found = self._reuse(connection.scope)
-            if found is None:
-                if not any(name.lower() == b"authorization" for name, _ in connection.scope["headers"]):
-                    return None
-                found = await self._resolve(connection)
-            if security_scopes.scopes:
-                self._check_scopes(found, security_scopes.scopes)
-            return found
+    def document_openapi(self, app: Any) -> None:
+        """Complete `app`'s OpenAPI document for this auth: the Keycloak login beside the bearer
+        field of every route using it (with the route's scopes), the scopes the login offers,
+        and the refusals (401, 403, 503) with their body.
 
-        self.principal: PrincipalDependency = principal
-        self.optional_principal: Callable[..., Awaitable[Principal | None]] = optional_principal
+        `auth.lifespan` and `KeycloakMiddleware` do it at start-up; call it yourself when the
+        auth starts another way (`async with auth` in your own lifespan) or to export the schema
+        without starting the app. Calling it again changes nothing.
+        """
+        document(app, self.scheme_names[0], self._login)
 
     def _reuse(self, scope: Scope) -> Principal | None:
         """The principal this auth already verified for the request, if any."""
@@ -121,10 +107,19 @@ class Dependencies:
         others: dict[Hashable, Principal] | None = scope.get(_PRINCIPALS)
         return others.get(self._binding) if others else None
 
-    async def _resolve(self, connection: HTTPConnection) -> Principal:
+    @typing.overload
+    async def _resolve(self, connection: HTTPConnection) -> Principal: ...
+    @typing.overload
+    async def _resolve(self, connection: HTTPConnection, optional: bool) -> Principal | None: ...
+
+    async def _resolve(self, connection: HTTPConnection, optional: bool = False) -> Principal | None:
         scope = connection.scope
         try:
             principal = await self._authenticate(scope["headers"])
+        except MissingTokenError as exc:
+            if optional:
+                return None
+            raise self.http_exception(exc) from exc
         except AuthError as exc:
             raise self.http_exception(exc) from exc
         if "user" not in scope:
@@ -190,14 +185,16 @@ class Dependencies:
     def require_scopes(self, *scopes: str) -> PrincipalDependency:
         """The token's `scope` must contain every one of `scopes`; a 403 names the missing ones.
 
+        The scopes are FastAPI `Security` scopes of `auth.principal` (which checks them), so
+        OpenAPI lists them in the route's security requirement and the login offers them.
+
         Raises:
             ValueError, TypeError: no scope, or a scope that is not a non-empty string.
         """
         _check_names("require_scopes", "scope", scopes, None)
-        principal_dependency = self.principal
+        principal_dependency = Security(self.principal, scopes=list(scopes))
 
-        async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
-            self._check_scopes(principal, scopes)
+        async def dependency(principal: Principal = principal_dependency) -> Principal:
             return principal
 
         return dependency
@@ -259,6 +256,43 @@ class Dependencies:
         No secret: Swagger UI runs in the browser, where a secret would not stay secret.
         """
         return {"clientId": client_id, "usePkceWithAuthorizationCodeGrant": True, "scopes": scopes}
+
+
+class _PrincipalDependency(PrincipalScheme):
+    """`auth.principal`: the caller, or a 401/403/503 refusal."""
+
+    def __init__(self, dependencies: Dependencies, settings: KeycloakSettings, scheme_name: str) -> None:
+        super().__init__(settings, scheme_name)
+        self._dependencies = dependencies
+
+    async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal:
+        # Every request of the dependency form runs this: no helper layers beyond the verify.
+        dependencies = self._dependencies
+        found = dependencies._reuse(connection.scope) or await dependencies._resolve(connection)
+        if security_scopes.scopes:
+            dependencies._check_scopes(found, security_scopes.scopes)
+        return found
+
+
+class _OptionalPrincipalDependency(PrincipalScheme):
+    """`auth.optional_principal`: None without a bearer token (no Authorization header, or Basic,
+    Digest, an API key...), as FastAPI's `auto_error=False` schemes give; a bearer token that
+    is there must be valid."""
+
+    def __init__(self, dependencies: Dependencies, settings: KeycloakSettings, scheme_name: str) -> None:
+        super().__init__(settings, scheme_name)
+        self._dependencies = dependencies
+
+    async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal | None:
+        dependencies = self._dependencies
+        found = dependencies._reuse(connection.scope)
+        if found is None:
+            found = await dependencies._resolve(connection, optional=True)
+            if found is None:
+                return None
+        if security_scopes.scopes:
+            dependencies._check_scopes(found, security_scopes.scopes)
+        return found
 
 
 def _with_dependency(endpoint: Callable[..., Any], dependency: PrincipalDependency) -> Callable[..., Any]:

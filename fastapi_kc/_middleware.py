@@ -102,7 +102,7 @@ class KeycloakMiddleware:
         kind = scope["type"]
         if kind == "lifespan":
             try:
-                await self.app(scope, self._lifespan_receive(receive), send)
+                await self.app(scope, self._lifespan_receive(receive, scope.get("app")), send)
             except _StartupFailedError as failed:
                 # Raised inside the app's `receive`, before its own error handling: tell the
                 # server here, so it stops instead of serving with authentication not started.
@@ -147,7 +147,7 @@ class KeycloakMiddleware:
             scope["auth"] = _Credentials(principal)
         await self.app(scope, receive, send)
 
-    def _lifespan_receive(self, receive: Receive) -> Receive:
+    def _lifespan_receive(self, receive: Receive, app: object) -> Receive:
         started = False
 
         async def wrapped() -> Message:
@@ -159,6 +159,7 @@ class KeycloakMiddleware:
                 except ConfigurationError as exc:
                     raise _StartupFailedError(exc) from exc
                 started = True
+                self.auth.document_openapi(app)  # the login and the refusals in the app's OpenAPI
             elif message["type"] == "lifespan.shutdown" and started:
                 started = False
                 await self.auth.close()

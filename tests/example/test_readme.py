@@ -131,6 +131,38 @@ def test_block_principal_as_data(env: FakeKeycloak, bearer: Callable[..., dict[s
         assert "tenant" in schemas["ShopUser"]["properties"]
 
 
+def test_block_optional_auth(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    app = run_block("optional-auth")["app"]
+    with TestClient(app) as client:
+        assert client.get("/prices").json() == {"prices": "public", "for": "anyone"}
+        assert client.get("/prices", headers={"X-API-Key": "partner-key-1"}).json()["prices"] == "partner"
+        assert client.get("/prices", headers={"X-API-Key": "stolen"}).status_code == 403
+        basic = {"Authorization": "Basic cGFydG5lcjpzZWNyZXQ="}
+        assert client.get("/prices", headers=basic).json()["prices"] == "public"
+        assert client.get("/prices", headers=bearer(user_claims())).json() == {"prices": "member", "for": "mario"}
+        assert client.get("/prices", headers=bearer(user_claims(exp=1_000_000_000))).status_code == 401
+
+
+def test_block_two_auths(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    app = run_block("two-auths")["app"]
+    with TestClient(app) as client:
+        schema = client.get("/openapi.json").json()
+        with_scope = bearer(user_claims(scope="openid orders"))
+        assert client.get("/orders", headers=with_scope).json() == []
+        assert client.get("/orders", headers=bearer(user_claims())).status_code == 403
+        assert client.get("/partner/stock", headers=with_scope).status_code == 401, "a token for api, not partner-api"
+        partner_token = bearer(user_claims(aud="partner-api"))
+        assert client.get("/partner/stock", headers=partner_token).json() == {"pizza": 12}
+    assert set(schema["components"]["securitySchemes"]) == {
+        "KeycloakBearer.demo.api", "KeycloakLogin.demo.api", "KeycloakBearer.partners", "KeycloakLogin.partners",
+    }  # fmt: skip
+    orders = schema["paths"]["/orders"]["get"]
+    assert {"KeycloakLogin.demo.api": ["orders"]} in orders["security"]
+    assert {"401", "403", "503"} <= set(orders["responses"])
+    login = schema["components"]["securitySchemes"]["KeycloakLogin.demo.api"]["flows"]["authorizationCode"]
+    assert "orders" in login["scopes"]
+
+
 class Shipping:
     """A stand-in for the other service: refuses the first token it sees once, records the rest."""
 

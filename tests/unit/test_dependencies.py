@@ -339,9 +339,23 @@ def test_require_service_account_accepts_only_service_accounts_of_the_listed_cli
             lambda key: bearer(mint(user_claims(exp=1_000_000_000), key)), 401, None, id="bad-token-is-refused"
         ),
         pytest.param(lambda key: {"Authorization": "Bearer"}, 401, None, id="empty-bearer-is-refused"),
+        pytest.param(
+            lambda key: {"Authorization": "Basic bWFyaW86cGl6emE="}, 200, {"subject": None}, id="basic-gives-none"
+        ),
+        pytest.param(
+            lambda key: {"Authorization": 'Digest username="mario"'}, 200, {"subject": None}, id="digest-gives-none"
+        ),
+        pytest.param(lambda key: {"X-API-Key": "k-123"}, 200, {"subject": None}, id="api-key-gives-none"),
+        pytest.param(
+            lambda key: {"Authorization": "Basic bWFyaW86cGl6emE=", "X-API-Key": "k"},
+            200,
+            {"subject": None},
+            id="basic-and-api-key-give-none",
+        ),
+        pytest.param(lambda key: {"Authorization": "Bearer not.a.token"}, 401, None, id="garbage-bearer-is-refused"),
     ],
 )
-def test_optional_principal_is_none_without_a_header_and_strict_with_one(
+def test_optional_principal_is_none_without_a_bearer_token_and_strict_with_one(
     client: TestClient, signing_key: SigningKey, make_headers: Any, status: int, body: Any
 ) -> None:
     response = client.get("/maybe", headers=make_headers(signing_key))
@@ -409,21 +423,23 @@ def operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {path: operation for path, item in schema["paths"].items() for operation in item.values()}
 
 
-def test_every_protected_route_declares_both_security_schemes(client: TestClient) -> None:
+def test_every_protected_route_declares_both_security_schemes(auth: KeycloakAuth, client: TestClient) -> None:
+    bearer_scheme, login_scheme = auth.scheme_names
     found = operations(client.get("/openapi.json").json())
     protected = {path: op for path, op in found.items() if path != "/health"}
     assert len(protected) == 13
     for path, operation in protected.items():
-        assert {"KeycloakBearer": []} in operation.get("security", []), path
-        assert {"KeycloakLogin": []} in operation.get("security", []), path
+        names = [name for requirement in operation.get("security", []) for name in requirement]
+        assert names == [bearer_scheme, login_scheme], path
     assert "security" not in found["/health"]
 
 
-def test_the_security_schemes_point_browsers_at_the_public_url(client: TestClient) -> None:
+def test_the_security_schemes_point_browsers_at_the_public_url(auth: KeycloakAuth, client: TestClient) -> None:
+    bearer_scheme, login_scheme = auth.scheme_names
     schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
-    assert schemes["KeycloakBearer"]["type"] == "http"
-    assert schemes["KeycloakBearer"]["scheme"] == "bearer"
-    flow = schemes["KeycloakLogin"]["flows"]["authorizationCode"]
+    assert schemes[bearer_scheme]["type"] == "http"
+    assert schemes[bearer_scheme]["scheme"] == "bearer"
+    flow = schemes[login_scheme]["flows"]["authorizationCode"]
     assert flow["authorizationUrl"] == f"{PUBLIC_URL}/realms/demo/protocol/openid-connect/auth"
     assert flow["tokenUrl"] == f"{PUBLIC_URL}/realms/demo/protocol/openid-connect/token"
 
