@@ -1,7 +1,7 @@
 """pytest fixtures for testing apps that use fastapi_kc, registered under the name `fastapi_kc`.
 
 The distribution declares this module as a `pytest11` entry point, so pytest loads it wherever
-fastapi-kc is installed (install `fastapi-kc[testing]` for a pytest it supports). It holds
+fastapi-kc is installed (its `testing` extra brings a pytest it supports). It holds
 fixtures only: no hooks and nothing autouse, so a test that asks for none of them runs as if it
 were absent. Where plugins are not loaded automatically (`PYTEST_DISABLE_PLUGIN_AUTOLOAD`), add
 `pytest_plugins = ["fastapi_kc.testing.pytest_plugin"]` to the top `conftest.py`;

@@ -1,0 +1,96 @@
+"""The mock's tokens have the shape of the real Keycloak's: compared claim by claim with tokens the
+pinned Keycloak (keycloak_dev, the demo realm) issues to the same user and the same client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from fastapi_kc import KeycloakAuth, KeycloakSettings, ServiceTokenClient
+from fastapi_kc.testing import MockKeycloak
+from keycloak_dev import KeycloakServer
+
+pytestmark = pytest.mark.keycloak
+
+# What the real token has and the mock cannot know: the user's profile and the realm's own mappers.
+USER_PROFILE_AND_MAPPERS = {"name", "given_name", "family_name", "email", "canCheckout", "allowed-origins"}
+
+
+def segment(token: str, index: int) -> dict[str, Any]:
+    part = token.split(".")[index]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+def json_type(value: Any) -> str:
+    return "array" if isinstance(value, list) else type(value).__name__
+
+
+@pytest.fixture(scope="module")
+def real(keycloak: KeycloakServer) -> dict[str, Any]:
+    user = keycloak.token("web", username="mario", password="mario-password", scope="openid")
+    service = keycloak.token("shop-api", client_secret="shop-api-secret")
+    return {"user": user, "service": service}
+
+
+@pytest.fixture
+def settings(keycloak: KeycloakServer) -> KeycloakSettings:
+    return KeycloakSettings(public_url=keycloak.public_url, realm="demo", audience="api",
+                            client_id="shop-api", client_secret="shop-api-secret")  # fmt: skip
+
+
+@pytest.fixture
+def mock(settings: KeycloakSettings) -> MockKeycloak:
+    return MockKeycloak(KeycloakAuth(settings), ServiceTokenClient(settings))
+
+
+def assert_same_shape(mocked: dict[str, Any], actual: dict[str, Any], *, unknowable: set[str]) -> None:
+    assert set(mocked) - set(actual) == set(), "the mock writes a claim Keycloak does not"
+    assert set(actual) - set(mocked) <= unknowable, "the mock lacks a claim every such token has"
+    differing = {name for name in mocked if name != "aud" and json_type(mocked[name]) != json_type(actual[name])}
+    assert differing == set()
+
+
+def test_a_user_token_has_the_real_one_s_header_claims_and_types(real: dict[str, Any], mock: MockKeycloak) -> None:
+    actual_token = real["user"]["access_token"]
+    mocked_token = mock.token(username="mario", email="mario@example.test", realm_roles=["customer"],
+                              client_roles={"api": ["orders:read"]})  # fmt: skip
+    assert set(segment(mocked_token, 0)) == set(segment(actual_token, 0))
+    actual, mocked = segment(actual_token, 1), segment(mocked_token, 1)
+    assert_same_shape(mocked, actual, unknowable=USER_PROFILE_AND_MAPPERS)
+    for name in ("iss", "typ", "azp", "preferred_username", "email_verified", "acr"):
+        assert mocked[name] == actual[name], name
+    assert set(mocked["scope"].split()) == set(actual["scope"].split())
+    assert set(mocked["realm_access"]["roles"]) == set(actual["realm_access"]["roles"])  # Keycloak's defaults too
+    assert mocked["resource_access"]["api"] == actual["resource_access"]["api"]
+    assert mocked["exp"] - mocked["iat"] == actual["exp"] - actual["iat"]
+
+
+def test_a_service_token_has_the_real_one_s_claims_and_types(real: dict[str, Any], mock: MockKeycloak) -> None:
+    actual = segment(real["service"]["access_token"], 1)
+    mocked = segment(mock.service_token("shop-api"), 1)
+    assert_same_shape(mocked, actual, unknowable={"allowed-origins"})
+    for name in ("iss", "typ", "azp", "client_id", "preferred_username", "email_verified", "acr"):
+        assert mocked[name] == actual[name], name
+    assert set(mocked["scope"].split()) == set(actual["scope"].split())
+    assert "sid" not in actual and "sid" not in mocked
+
+
+def test_the_token_endpoint_answers_with_the_real_one_s_fields(
+    real: dict[str, Any], mock: MockKeycloak, settings: KeycloakSettings
+) -> None:
+    async def ask() -> dict[str, Any]:
+        async with httpx.AsyncClient(transport=mock.transport) as client:
+            form = {"grant_type": "client_credentials"}
+            return dict((await client.post(settings.token_url, data=form, auth=("shop-api", "s"))).json())
+
+    mocked = asyncio.run(ask())
+    assert set(mocked) == set(real["service"])
+    assert {name: json_type(value) for name, value in mocked.items()} == {
+        name: json_type(value) for name, value in real["service"].items()
+    }
+    assert set(mocked["scope"].split()) == set(real["service"]["scope"].split())
