@@ -63,7 +63,10 @@ class MockKeycloak:
         self._routes: dict[tuple[str, httpx.URL], Callable[[httpx.Request], httpx.Response]] = {
             ("GET", httpx.URL(settings.discovery_url)): self._discovery,
             ("GET", httpx.URL(settings.jwks_url)): self._jwks,
-            **{("POST", httpx.URL(c.settings.token_url)): self._token_endpoint for c in token_clients},
+            **{
+                ("POST", httpx.URL(s.token_url)): self._token_endpoint
+                for s in (settings, *(c.settings for c in token_clients))
+            },
         }
         self._stack: ExitStack | None = None
         self.transport = httpx.MockTransport(self._answer)

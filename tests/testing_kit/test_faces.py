@@ -142,6 +142,20 @@ def test_the_token_endpoint_refuses_unknown_clients_and_other_grants(settings: K
     assert asyncio.run(main()) == [(200, ""), (401, "unauthorized_client"), (400, "unsupported_grant_type")]
 
 
+def test_a_client_of_the_app_s_own_code_gets_tokens_once_configured(settings: KeycloakSettings) -> None:
+    auth = KeycloakAuth(settings)
+    keycloak = MockKeycloak(auth)  # no ServiceTokenClient attached
+    keycloak.service_account("reports", realm_roles=["reporter"])
+
+    async def main() -> Any:
+        async with keycloak, auth, httpx.AsyncClient(transport=keycloak.transport) as client:
+            form = {"grant_type": "client_credentials", "client_id": "reports", "client_secret": "s"}
+            return await auth.verify((await client.post(settings.token_url, data=form)).json()["access_token"])
+
+    caller = asyncio.run(main())
+    assert (caller.client_id, caller.is_service_account, caller.has_role("reporter")) == ("reports", True, True)
+
+
 def test_the_transport_answers_only_for_the_realm_s_keycloak(settings: KeycloakSettings) -> None:
     keycloak = MockKeycloak(KeycloakAuth(settings))
 
