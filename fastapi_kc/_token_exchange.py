@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -22,6 +23,8 @@ from fastapi_kc._diagnostics import Diagnosis, token_request_refused
 from fastapi_kc._settings import KeycloakSettings, env_name
 from fastapi_kc._text import printable
 from fastapi_kc._token_endpoint import CachedToken
+
+logger = logging.getLogger("fastapi_kc")
 
 GRANT_TYPE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE: Final = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN, not a secret
@@ -83,6 +86,7 @@ class ExchangeCache:
         task = self._inflight.get(key)
         if task is None:
             task = self._inflight[key] = asyncio.get_running_loop().create_task(self._fetch(key, fetch))
+            task.add_done_callback(_log_failure)
         if token is not None and now < token.expires_at:
             return token.value  # still valid: serve it while the renewal runs
         return (await asyncio.shield(task)).value
@@ -112,6 +116,12 @@ class ExchangeCache:
                 del self._tokens[stale]
             while len(self._tokens) > self._max_entries:
                 del self._tokens[next(iter(self._tokens))]
+
+
+def _log_failure(task: asyncio.Task[CachedToken]) -> None:
+    """Retrieve a failure nobody may await (callers served a still-valid token) and log it."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.warning("token exchange failed: %s", exc)
 
 
 def exchange_refused(

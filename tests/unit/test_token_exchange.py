@@ -257,3 +257,41 @@ def test_the_cache_keeps_at_most_its_bound_dropping_expired_then_oldest() -> Non
         return [await cache.get((k, None, None), lambda k=k: fetch_for(f"{k}-new", 1000)) for k in "cdb"]
 
     assert asyncio.run(main()) == ["c", "d", "b-new"]
+
+
+def test_a_failed_renewal_is_logged_while_the_valid_token_keeps_serving(
+    fake_keycloak, settings_values, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+
+    async def main() -> list[str]:
+        async with make_client(fake_keycloak, settings_values, clock) as client:
+            seen = [await client.exchange(SUBJECT, audience="billing")]
+            fake_keycloak.token_failures = [refusal(400, "invalid_request", "Invalid token")]
+            clock.now += 280  # renewal due, the token still valid
+            seen.append(await client.exchange(SUBJECT, audience="billing"))
+            await asyncio.sleep(0.05)
+            return seen
+
+    assert asyncio.run(main()) == ["exchanged-token-1", "exchanged-token-1"]
+    assert "token exchange failed: Keycloak does not accept the subject token" in caplog.text
+    assert SUBJECT not in caplog.text
+
+
+def test_a_long_retry_after_fails_fast_and_holds_later_exchanges_back(fake_keycloak, settings_values) -> None:
+    clock = Clock()
+    fake_keycloak.token_failures = [httpx.Response(429, headers={"Retry-After": "120"}, json={"error": "slow_down"})]
+
+    async def main() -> None:
+        async with make_client(fake_keycloak, settings_values, clock) as client:
+            with pytest.raises(TokenRequestError) as first:
+                await client.exchange(SUBJECT, audience="billing")
+            assert first.value.status_code == 429
+            clock.now += 60
+            with pytest.raises(TokenRequestError, match="retry token requests later"):
+                await client.exchange(SUBJECT, audience="billing")
+            clock.now += 61
+            assert await client.exchange(SUBJECT, audience="billing") == "exchanged-token-1"
+
+    asyncio.run(main())
+    assert fake_keycloak.token_hits == 2
