@@ -295,3 +295,14 @@ def test_a_long_retry_after_fails_fast_and_holds_later_exchanges_back(fake_keycl
 
     asyncio.run(main())
     assert fake_keycloak.token_hits == 2
+
+
+def test_an_endless_answer_is_cut_off_at_the_bound(fake_keycloak, settings_values) -> None:
+    fake_keycloak.token_failures = [httpx.Response(200, content=b"{" + b" " * (2 * 1024 * 1024))]
+
+    async def main() -> str:
+        async with make_client(fake_keycloak, settings_values) as client:
+            return await client.exchange(SUBJECT, audience="billing")
+
+    with pytest.raises(TokenRequestError, match="answered more than 1048576 bytes"):
+        asyncio.run(main())
