@@ -98,6 +98,7 @@ class KeycloakAuth(Dependencies):
         self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class, self.revocations)
         self._users = 0
         self._start_lock: asyncio.Lock | None = None
+        self._retry_start_at = float("-inf")
         super().__init__(self.settings, self.authenticate, self._verifier.binding, clock, scheme_name)
 
     def __repr__(self) -> str:
@@ -121,31 +122,63 @@ class KeycloakAuth(Dependencies):
             if self._users:
                 self._users += 1
                 return
-            self._client = self._injected_client or create_http_client(self.settings)
+            await self._start_now()
+
+    async def _start_now(self) -> None:
+        """The start-up check itself; the caller holds the start lock and nothing is started."""
+        self._client = self._injected_client or create_http_client(self.settings)
+        try:
+            await self._check_discovery(self._client)
+            keys = await self._keys.load()
+        except FetchError as exc:
+            await self._release_client()
+            raise ConfigurationError(f"Keycloak start-up check failed: {exc.diagnosis}") from None
+        except BaseException:
+            await self._release_client()
+            raise
+        if not len(keys):
+            await self._release_client()
+            raise ConfigurationError(
+                f"Keycloak start-up check failed: {diagnose.no_usable_keys(self.settings, keys.skipped)}"
+            )
+        try:
+            self._store = self._injected_store or _store_from_settings(self.settings, self._clock)
+            await self._store.start(self.revocations)
+        except BaseException:
+            self._store = None
+            await self._keys.close()
+            await self._release_client()
+            raise
+        self._users = 1
+        logger.info("ready: issuer %s, audience %s", self.settings.issuer, ",".join(self.settings.audience))
+
+    async def _start_on_first_use(self) -> None:
+        """Start for a token that arrived before any start: a mounted sub-application's lifespan
+        never runs, and neither `auth.lifespan` nor the middleware's start would ever happen.
+
+        A failed start is retried at most once per `jwks_cooldown_seconds`, so a misconfigured
+        service does not send Keycloak one discovery request per incoming request.
+
+        Raises:
+            KeysUnavailableError: the start failed (the reason is logged as an error).
+        """
+        if self._clock() < self._retry_start_at:
+            raise KeysUnavailableError("authentication could not start", reason="not_started")
+        self._start_lock = self._start_lock or asyncio.Lock()
+        async with self._start_lock:
+            if self._users:
+                return
+            logger.warning(
+                "KeycloakAuth started on first use: no lifespan started it (a mounted sub-application's "
+                "lifespan never runs). It stays open until `await auth.close()`; to start and stop it "
+                "with the service, give the outermost app lifespan=auth.lifespan (or its KeycloakMiddleware)"
+            )
             try:
-                await self._check_discovery(self._client)
-                keys = await self._keys.load()
-            except FetchError as exc:
-                await self._release_client()
-                raise ConfigurationError(f"Keycloak start-up check failed: {exc.diagnosis}") from None
-            except BaseException:
-                await self._release_client()
-                raise
-            if not len(keys):
-                await self._release_client()
-                raise ConfigurationError(
-                    f"Keycloak start-up check failed: {diagnose.no_usable_keys(self.settings, keys.skipped)}"
-                )
-            try:
-                self._store = self._injected_store or _store_from_settings(self.settings, self._clock)
-                await self._store.start(self.revocations)
-            except BaseException:
-                self._store = None
-                await self._keys.close()
-                await self._release_client()
-                raise
-            self._users = 1
-            logger.info("ready: issuer %s, audience %s", self.settings.issuer, ",".join(self.settings.audience))
+                await self._start_now()
+            except ConfigurationError as exc:
+                self._retry_start_at = self._clock() + self.settings.jwks_cooldown_seconds
+                logger.error("KeycloakAuth could not start on first use: %s", exc)
+                raise KeysUnavailableError("authentication could not start", reason="not_started") from None
 
     async def close(self) -> None:
         """Release the HTTP client and background work once the last user has closed."""
@@ -208,11 +241,11 @@ class KeycloakAuth(Dependencies):
 
         Raises:
             AuthError: 401 for a token that is malformed, forged, expired or not for this API;
-                503 when its key is unknown and Keycloak cannot be reached, or before start.
+                503 when its key is unknown and Keycloak cannot be reached, or when this first
+                use had to start the auth and the start failed.
         """
         if not self._users:
-            logger.error("token verified before KeycloakAuth was started: use auth.lifespan or `async with auth`")
-            raise KeysUnavailableError("authentication is not started", reason="not_started")
+            await self._start_on_first_use()
         if self._introspector is not None and self._introspect_all:
             return await self._verifier.verify_introspected(token, self._introspector.claims)
         return await self._verifier.verify(token)

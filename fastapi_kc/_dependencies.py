@@ -16,15 +16,16 @@ import typing
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Final, TypeVar
 
-from fastapi import Depends, HTTPException, Security
+from fastapi import Depends, Security
 from fastapi.security import SecurityScopes
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from fastapi_kc._errors import AuthError, InsufficientScopeError, InsufficientUserAuthenticationError, MissingTokenError
 from fastapi_kc._openapi import LoginScheme, PrincipalScheme, document, scheme_names
 from fastapi_kc._principal import Principal
-from fastapi_kc._responses import refusal_headers
+from fastapi_kc._responses import http_form
 from fastapi_kc._settings import KeycloakSettings
 from fastapi_kc._step_up import StepUpCheck, acr_check, auth_age_check
 from fastapi_kc._text import printable
@@ -139,8 +140,12 @@ class Dependencies:
             raise self.http_exception(InsufficientScopeError(refusal, reason="forbidden", scope=missing))
 
     def http_exception(self, error: AuthError) -> HTTPException:
-        """`error` as the HTTPException FastAPI answers with: status, challenge, description."""
-        return HTTPException(error.status_code, detail=error.description, headers=refusal_headers(error, self._realm))
+        """`error` as the HTTPException FastAPI answers with: status, challenge, description.
+
+        It is also the `AuthError` itself, so an application's exception handler for `AuthError`
+        shapes it; without one, FastAPI answers `{"detail": ...}` as the middleware does.
+        """
+        return http_form(error, self._realm)
 
     def _requiring(self, check: Callable[[Principal], bool], refusal: str) -> PrincipalDependency:
         principal_dependency = self.principal

@@ -57,10 +57,16 @@ class TokenRequestError(KeycloakError):
 
 
 class AuthError(KeycloakError):
-    """A request that must be refused, with the HTTP status and RFC 6750 error it answers with."""
+    """A request that must be refused, with the HTTP status and RFC 6750 error it answers with.
+
+    An application's exception handler for `AuthError` shapes the refusals of the middleware
+    and of the dependencies alike. The error it receives also carries `headers`: the
+    `WWW-Authenticate` challenge (and `Retry-After` for a 503) that the response must keep.
+    """
 
     status_code: int = 401
     error: str = "invalid_token"
+    headers: dict[str, str] | None = None
 
     def __init__(self, description: str, *, reason: str = "invalid") -> None:
         self.description = header_safe(description)

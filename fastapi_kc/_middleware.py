@@ -3,21 +3,34 @@
 Every request outside `public_paths` needs a valid bearer token. The `Principal` goes into
 `scope["user"]` (so `request.user` / `websocket.user`) and Starlette's `AuthCredentials` into
 `scope["auth"]` (so `@requires("realm:admin")` works). The route dependencies of
-`KeycloakAuth` find it there and do not verify twice.
+`KeycloakAuth` find it there and do not verify twice. Public rules are parsed in `_paths`, the
+choice among several realms' auths is `_issuers`, and refusals are written by `_responses`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Final, cast
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
 from fastapi_kc._errors import AuthError, ConfigurationError
+from fastapi_kc._issuers import AuthByIssuer
+from fastapi_kc._paths import PublicPaths, Rule
 from fastapi_kc._principal import Principal
-from fastapi_kc._responses import send_http_refusal, send_websocket_refusal
+from fastapi_kc._responses import app_handler, http_form, send_http_refusal, send_websocket_refusal
 from fastapi_kc._websocket_guard import guard_websocket
+
+logger = logging.getLogger("fastapi_kc")
+OnError = Callable[[Request, AuthError], Response | Awaitable[Response]]
+_MAX_DEPTH: Final = 64  # middleware layers looked through for a misplaced CORSMiddleware
 
 
 class _Credentials(AuthCredentials):
@@ -43,24 +56,16 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def _checked_paths(public_paths: Iterable[str]) -> list[str]:
-    """`public_paths` as a list, refusing what would open more than was meant.
-
-    A bare string would be split into its characters, making `/` public; a path without a
-    leading `/` never matches anything, which hides a typo; `*` is only a final `/*` prefix
-    mark (no globs, no regular expressions).
-    """
-    if isinstance(public_paths, str | bytes):
-        raise TypeError(f"public_paths must be a list of paths, e.g. [{public_paths!r}], not a string")
-    paths = list(public_paths)
-    for path in paths:
-        if not isinstance(path, str):
-            raise TypeError(f"public_paths: every path must be a string, got {path!r}")
-        if not path.startswith("/"):
-            raise ValueError(f"public_paths: {path!r} must start with '/'")
-        if "*" in path.removesuffix("/*"):
-            raise ValueError(f"public_paths: {path!r}: '*' is allowed only as a final '/*' (a prefix)")
-    return paths
+def _cors_inside(app: ASGIApp) -> bool:
+    """Whether Starlette's `CORSMiddleware` runs inside this middleware (the wrong order)."""
+    layer: object = app
+    for _ in range(_MAX_DEPTH):
+        if isinstance(layer, CORSMiddleware):
+            return True
+        layer = getattr(layer, "app", None)
+        if layer is None:
+            return False
+    return False
 
 
 class _StartupFailedError(Exception):
@@ -75,94 +80,145 @@ class KeycloakMiddleware:
     """Refuse every HTTP and WebSocket request without a valid token, except `public_paths`.
 
     `public_paths` holds exact paths (`/health`) and prefixes written `/static/*` (which also
-    matches `/static` itself). On a public path a request still has a user, as with Starlette's
-    `AuthenticationMiddleware`: the `Principal` of a valid token (optional authentication), or
-    `UnauthenticatedUser` with empty `AuthCredentials` when there is no token or a bad one.
-    The middleware also starts and stops `auth` with the application's lifespan, so a forgotten
-    `lifespan=auth.lifespan` cannot leave it unstarted.
+    matches `/static` itself), each for every method, or as a `(method, path)` pair for one
+    method (`("GET", "/catalog/*")`; `GET` also covers `HEAD`). On a public path a request still
+    has a user, as with Starlette's `AuthenticationMiddleware`: the `Principal` of a valid token
+    (optional authentication), or `UnauthenticatedUser` with empty `AuthCredentials` when there
+    is no token or a bad one.
+
+    `auth` may be a list of `KeycloakAuth`s, one per realm: the token's issuer (read unverified,
+    only to pick) chooses the auth, which then verifies it strictly; a token of an issuer none
+    of them trusts is refused with 401.
+
+    A refused HTTP request is answered `{"detail": ...}` with the RFC 6750 challenge, as the
+    dependencies answer. To answer otherwise, pass `on_error(request, error) -> Response` (sync
+    or async, as Starlette's `AuthenticationMiddleware` takes it), or register an exception
+    handler for `AuthError` (or one of its subclasses) on the app: it shapes the middleware's
+    refusals and the dependencies' alike. The `error` handed over carries the challenge in
+    `error.headers`. A refused WebSocket handshake is always closed with 1008.
+
+    The middleware also starts and stops every auth with the application's lifespan (and
+    closes them when the app's own start-up fails), so a forgotten `lifespan=auth.lifespan`
+    cannot leave one unstarted. Put Starlette's `CORSMiddleware` outside it (add it after this
+    one), so that preflights are answered before authentication; the reverse order is logged
+    as a warning when the middleware is built.
 
     Raises:
         TypeError: `public_paths` is a string (a list of paths was meant) or holds a non-string.
-        ValueError: a public path does not start with `/`, or has `*` anywhere but a final `/*`.
+        ValueError: a public path does not start with `/`, or has `*` anywhere but a final `/*`;
+            two auths share an issuer.
     """
 
-    def __init__(self, app: ASGIApp, *, auth: KeycloakAuth, public_paths: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        auth: KeycloakAuth | Sequence[KeycloakAuth],
+        public_paths: Iterable[Rule] = (),
+        on_error: OnError | None = None,
+    ) -> None:
         self.app = app
-        self.auth = auth
-        paths = _checked_paths(public_paths)
-        self._exact = frozenset(p for p in paths if not p.endswith("/*"))
-        self._prefixes = tuple(p[:-2] for p in paths if p.endswith("/*"))
+        self._auths = AuthByIssuer([auth] if isinstance(auth, KeycloakAuth) else list(auth))
+        self.auth = self._auths.first
+        self._public = PublicPaths(public_paths)
+        self._on_error = on_error
+        if _cors_inside(app):
+            logger.warning(
+                "CORSMiddleware runs inside KeycloakMiddleware: CORS preflights on protected paths get 401 and "
+                "refusals carry no CORS headers. Add CORSMiddleware after KeycloakMiddleware (the last "
+                "app.add_middleware call is the outermost) so that it answers first."
+            )
 
-    def is_public(self, path: str) -> bool:
-        if path in self._exact:
-            return True
-        return any(path == prefix or path.startswith(f"{prefix}/") for prefix in self._prefixes)
+    @property
+    def auths(self) -> tuple[KeycloakAuth, ...]:
+        return self._auths.auths
+
+    def is_public(self, path: str, method: str = "GET") -> bool:
+        """Whether a `method` request for `path` (as the routes see it) needs no token."""
+        return self._public.match(path, method)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            try:
-                await self.app(scope, self._lifespan_receive(receive, scope.get("app")), send)
-            except _StartupFailedError as failed:
-                # Raised inside the app's `receive`, before its own error handling: tell the
-                # server here, so it stops instead of serving with authentication not started.
-                await send({"type": "lifespan.startup.failed", "message": str(failed.error)})
-                raise failed.error from None
+            await self._lifespan(scope, receive, send)
             return
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        path = _route_path(scope)
-        # `auth.public_paths`: routes only Keycloak calls (back-channel logout), public by construction.
-        if self.is_public(path) or path in self.auth.public_paths:
-            await self._serve_public(scope, receive, send)
-            return
+        auth = self.auth
         try:
-            principal = await self.auth.authenticate(scope["headers"])
+            auth = self._auths.choose(scope["headers"])
+            principal = await auth.authenticate(scope["headers"])
         except AuthError as exc:
-            if kind == "http":
-                await send_http_refusal(send, exc, self.auth.settings.realm)
+            if self._is_public(scope):
+                # A public path answers anyway, to an anonymous caller (no token, a bad one, or
+                # Keycloak unreachable). The refusal is logged by the verifier as usual.
+                scope["user"] = UnauthenticatedUser()
+                scope["auth"] = AuthCredentials()
+                await self.app(scope, receive, send)
             else:
-                await send_websocket_refusal(send, exc)
+                await self._refuse(scope, receive, send, exc, auth.settings.realm)
             return
         scope["user"] = principal
         scope["auth"] = _Credentials(principal)
         if kind == "websocket":
             # Closed with 1008 once its session is revoked (or its token expires, if asked).
-            await guard_websocket(self.app, scope, receive, send, principal=principal, **self.auth.websocket_guard)
+            await guard_websocket(self.app, scope, receive, send, principal=principal, **auth.websocket_guard)
             return
         await self.app(scope, receive, send)
 
-    async def _serve_public(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A public path: anyone may come in; a valid token still says who they are."""
-        try:
-            principal = await self.auth.authenticate(scope["headers"])
-        except AuthError:
-            # No token, a bad one, or Keycloak unreachable: a public path answers anyway,
-            # to an anonymous caller. The refusal is logged by the verifier as usual.
-            scope["user"] = UnauthenticatedUser()
-            scope["auth"] = AuthCredentials()
-        else:
-            scope["user"] = principal
-            scope["auth"] = _Credentials(principal)
-        await self.app(scope, receive, send)
+    def _is_public(self, scope: Scope) -> bool:
+        path = _route_path(scope)
+        # The handshake of a WebSocket is a GET. `auth.public_paths`: routes only Keycloak calls
+        # (back-channel logout), public by construction.
+        return self._public.match(path, scope.get("method", "GET")) or any(
+            path in auth.public_paths for auth in self._auths.auths
+        )
 
-    def _lifespan_receive(self, receive: Receive, app: object) -> Receive:
-        started = False
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: AuthError, realm: str) -> None:
+        if scope["type"] == "websocket":
+            await send_websocket_refusal(send, error)
+            return
+        handler = self._on_error or app_handler(scope.get("app"), error)
+        if handler is None:
+            await send_http_refusal(send, error, realm)
+            return
+        response = handler(Request(scope, receive), cast(AuthError, http_form(error, realm)))
+        if inspect.isawaitable(response):
+            response = await response
+        await response(scope, receive, send)
 
-        async def wrapped() -> Message:
-            nonlocal started
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started: list[KeycloakAuth] = []
+        app = scope.get("app")
+
+        async def close_started() -> None:
+            while started:
+                await started.pop().close()
+
+        async def wrapped_receive() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.auth.start()
+                    for auth in self._auths.auths:
+                        await auth.start()
+                        started.append(auth)
                 except ConfigurationError as exc:
                     raise _StartupFailedError(exc) from exc
-                started = True
-                self.auth.document_openapi(app)  # the login and the refusals in the app's OpenAPI
-            elif message["type"] == "lifespan.shutdown" and started:
-                started = False
-                await self.auth.close()
+                for auth in started:
+                    auth.document_openapi(app)  # the login and the refusals in the app's OpenAPI
+            elif message["type"] == "lifespan.shutdown":
+                await close_started()
             return message
 
-        return wrapped
+        try:
+            await self.app(scope, wrapped_receive, send)
+        except _StartupFailedError as failed:
+            # Raised inside the app's `receive`, before its own error handling: tell the
+            # server here, so it stops instead of serving with authentication not started.
+            await send({"type": "lifespan.startup.failed", "message": str(failed.error)})
+            raise failed.error from None
+        finally:
+            # The app's own start-up failed after ours, or it ended without a shutdown message:
+            # nothing else would close what this middleware started.
+            await close_started()

@@ -361,3 +361,77 @@ def test_routes_table_matches_the_example_app(
                     else:
                         got = str(client.request(method, path, headers=headers, json={}).status_code)
                     assert (method, path, username, got) == (method, path, username, outcome)
+
+
+def test_block_custom_errors(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    app = run_block("custom-errors")["app"]
+    with TestClient(app) as client:
+        browser = client.get("/orders", headers={"Accept": "text/html"}, follow_redirects=False)
+        assert (browser.status_code, browser.headers["Location"]) == (303, "/login?next=/orders")
+        api = client.get("/orders", headers={"Accept": "application/json"})
+        assert api.status_code == 401
+        assert api.headers["Content-Type"] == "application/problem+json"
+        assert api.json() == {"type": "about:blank", "title": "unauthorized", "status": 401,
+                              "detail": "a bearer token is required"}  # fmt: skip
+        assert api.headers["WWW-Authenticate"] == f'Bearer realm="{REALM}"'
+        assert client.get("/login").json() == {"page": "login"}
+        assert client.get("/orders", headers=bearer(user_claims())).json() == []
+
+
+def test_block_public_methods(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    app = run_block("public-methods")["app"]
+    with TestClient(app) as client:
+        assert client.get("/catalog/shoes").json() == {"item": "shoes", "member": False}
+        assert client.get("/catalog/shoes", headers=bearer(user_claims())).json() == {"item": "shoes", "member": True}
+        assert client.put("/catalog/shoes").status_code == 401
+        assert client.put("/catalog/shoes", headers=bearer(user_claims())).json() == {"changed": "shoes"}
+
+
+def test_block_cors(env: FakeKeycloak, caplog: pytest.LogCaptureFixture) -> None:
+    app = run_block("cors")["app"]
+    origin = {"Origin": "https://shop.example.com"}
+    with TestClient(app) as client:
+        preflight = client.options("/orders", headers={**origin, "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 200
+        refused = client.post("/orders", headers=origin)
+        assert refused.status_code == 401
+        assert refused.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    assert not [r for r in caplog.records if "CORSMiddleware" in r.getMessage()]
+
+
+def test_block_several_realms(
+    env: FakeKeycloak, bearer: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    partner_key = SigningKey.rsa("kid-partner")
+    partner_issuer = "https://login.partner.example/realms/partners"
+
+    def partner_keycloak(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/realms/partners/.well-known/openid-configuration":
+            return httpx.Response(200, json={"issuer": partner_issuer})
+        if request.url.path == "/realms/partners/protocol/openid-connect/certs":
+            return httpx.Response(200, json={"keys": [partner_key.jwk()]})
+        return httpx.Response(404)
+
+    def clients(settings: KeycloakSettings) -> httpx.AsyncClient:
+        if settings.realm == "partners":
+            return httpx.AsyncClient(transport=httpx.MockTransport(partner_keycloak))
+        return env.client()
+
+    monkeypatch.setattr(fastapi_kc._auth, "create_http_client", clients)
+    app = run_block("several-realms")["app"]
+    partner = {
+        "Authorization": f"Bearer {mint(user_claims(iss=partner_issuer, preferred_username='pia'), partner_key)}"
+    }
+    staff = bearer(user_claims())
+    with TestClient(app) as client:
+        assert client.get("/whoami", headers=staff).json() == {
+            "issuer": f"{PUBLIC_URL}/realms/{REALM}",
+            "username": "mario",
+        }
+        assert client.get("/whoami", headers=partner).json() == {"issuer": partner_issuer, "username": "pia"}
+        assert client.get("/partner-portal", headers=partner).json() == {"partner": "pia"}
+        assert client.get("/partner-portal", headers=staff).status_code == 401
+        stranger = mint(user_claims(iss="https://elsewhere.example/realms/x"), partner_key)
+        assert client.get("/whoami", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401

@@ -174,3 +174,59 @@ def test_a_dependency_on_a_public_path_reuses_the_principal_the_middleware_read(
         token = mint(user_claims(), signing_key)
         assert client.get("/maybe", headers=bearer(token)).json() == {"subject": "0b5c6e1a-user-mario", "same": True}
     assert calls == [token]
+
+
+# --- issue 14: public rules may name a method ------------------------------------------------------
+
+
+@pytest.fixture
+def catalog(auth: KeycloakAuth) -> Iterator[TestClient]:
+    async def page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"{request.method} by {request.user.display_name or 'anonymous'}")
+
+    methods = ["GET", "POST", "DELETE"]
+    routes = [Route("/catalog", page, methods=methods), Route("/catalog/{item}", page, methods=methods),
+              Route("/health", page, methods=methods), Route("/orders", page, methods=methods)]  # fmt: skip
+    rules = ["/health", ("GET", "/catalog/*"), ("post", "/orders")]
+    middleware = [Middleware(KeycloakMiddleware, auth=auth, public_paths=rules)]
+    with TestClient(Starlette(routes=routes, middleware=middleware)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        pytest.param("GET", "/catalog/shoes", 200, id="the-named-method-below-the-prefix"),
+        pytest.param("GET", "/catalog", 200, id="the-named-method-on-the-prefix-itself"),
+        pytest.param("HEAD", "/catalog/shoes", 200, id="GET-also-covers-HEAD"),
+        pytest.param("POST", "/catalog/shoes", 401, id="another-method-below-the-prefix"),
+        pytest.param("DELETE", "/catalog", 401, id="another-method-on-the-prefix-itself"),
+        pytest.param("OPTIONS", "/catalog/shoes", 401, id="a-preflight-is-not-a-GET"),
+        pytest.param("POST", "/orders", 200, id="an-exact-path-for-one-method-lowercase-in-the-rule"),
+        pytest.param("GET", "/orders", 401, id="the-exact-path-for-another-method"),
+        pytest.param("DELETE", "/health", 200, id="a-rule-without-method-is-every-method"),
+    ],
+)
+def test_a_public_rule_with_a_method_opens_the_path_for_that_method_only(
+    catalog: TestClient, method: str, path: str, status: int
+) -> None:
+    assert catalog.request(method, path).status_code == status
+
+
+def test_a_method_rule_still_reads_a_valid_token(catalog: TestClient, signing_key: SigningKey) -> None:
+    response = catalog.get("/catalog/shoes", headers=bearer(mint(user_claims(), signing_key)))
+    assert response.text == "GET by mario"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(("GE T", "/catalog/*"), id="not-a-method"),
+        pytest.param(("", "/catalog/*"), id="empty-method"),
+        pytest.param((42, "/catalog/*"), id="a-number"),
+        pytest.param(("GET", "catalog/*"), id="a-path-without-slash"),
+    ],
+)
+def test_a_method_rule_that_is_not_a_method_and_a_path_is_refused(auth: KeycloakAuth, rule: Any) -> None:
+    with pytest.raises(ValueError, match="public_paths"):
+        KeycloakMiddleware(nothing, auth=auth, public_paths=[rule])
