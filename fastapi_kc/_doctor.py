@@ -25,7 +25,7 @@ from fastapi_kc._diagnostics import Diagnosis
 from fastapi_kc._doctor_report import Check, Report
 from fastapi_kc._doctor_token import check_token
 from fastapi_kc._errors import ConfigurationError, InvalidTokenError, TokenRequestError
-from fastapi_kc._http import FetchError, create_http_client, get_json
+from fastapi_kc._http import REQUEST_HEADERS, FetchError, create_http_client, get_json
 from fastapi_kc._jws import b64url_decode, decode_json_object
 from fastapi_kc._keys import KeySet, key_set_from_jwks
 from fastapi_kc._service_token import ServiceTokenClient
@@ -137,7 +137,7 @@ class _Run:
         started, start = self.clock(), time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.http_timeout_seconds):
-                async with self.client.stream("GET", url, follow_redirects=False) as response:
+                async with self.client.stream("GET", url, headers=REQUEST_HEADERS, follow_redirects=False) as response:
                     status, date = response.status_code, response.headers.get("Date")
         except TimeoutError:
             detail = f"no answer in {self.settings.http_timeout_seconds:g} s"

@@ -12,7 +12,8 @@ import asyncio
 import json
 import ssl
 import zlib
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import httpx
 
@@ -22,6 +23,14 @@ from fastapi_kc._errors import ConfigurationError
 from fastapi_kc._settings import KeycloakSettings, env_name
 
 MAX_DOCUMENT_BYTES = 1024 * 1024  # a realm's JWKS or discovery document is a few kilobytes
+
+# What `read_bounded` inflates, and so all that may be asked for. httpx advertises by default
+# every encoding it can decode itself (`br` with brotli installed, `zstd` with zstandard), but
+# bodies are inflated here, bounded, not by httpx: a compressing proxy answering `br` would make
+# start-up fail. Sent on every request, so a client injected by the user is corrected too.
+_INFLATED: Final = frozenset({"gzip", "x-gzip", "deflate"})
+ACCEPT_ENCODING: Final = "gzip, deflate"
+REQUEST_HEADERS: Final = MappingProxyType({"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING})
 
 
 class FetchError(Exception):
@@ -48,7 +57,7 @@ def create_http_client(settings: KeycloakSettings) -> httpx.AsyncClient:
         verify=verify,
         timeout=httpx.Timeout(settings.http_timeout_seconds),
         follow_redirects=False,
-        headers={"User-Agent": "fastapi-kc"},
+        headers={"User-Agent": "fastapi-kc", "Accept-Encoding": ACCEPT_ENCODING},
         trust_env=True,
     )
 
@@ -73,9 +82,7 @@ async def _get_json(
     client: httpx.AsyncClient, settings: KeycloakSettings, url: str, *, what: str, max_bytes: int
 ) -> Any:
     try:
-        async with client.stream(
-            "GET", url, headers={"Accept": "application/json"}, follow_redirects=False
-        ) as response:
+        async with client.stream("GET", url, headers=REQUEST_HEADERS, follow_redirects=False) as response:
             if response.status_code != 200:
                 diagnosis = diagnose.http_status(
                     settings, url, what, response.status_code, response.headers.get("Location")
@@ -113,7 +120,7 @@ async def read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None
         inflate = None
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             return None
-    elif encoding in ("gzip", "x-gzip", "deflate"):
+    elif encoding in _INFLATED:
         inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, detected from the header
     else:
         raise UnsupportedEncodingError(encoding)

@@ -24,7 +24,7 @@ import httpx
 
 from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._errors import ConfigurationError, InvalidTokenError, UnavailableError
-from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, read_bounded
+from fastapi_kc._http import MAX_DOCUMENT_BYTES, REQUEST_HEADERS, UnsupportedEncodingError, read_bounded
 from fastapi_kc._settings import KeycloakSettings
 
 logger = logging.getLogger("fastapi_kc")
@@ -93,7 +93,7 @@ class Introspector:
                     "POST",
                     self._url,
                     data={"token": token, "token_type_hint": "access_token", **credentials.form},
-                    headers={"Accept": "application/json", **credentials.headers},
+                    headers={**REQUEST_HEADERS, **credentials.headers},
                     follow_redirects=False,
                 ) as response,
             ):

@@ -18,7 +18,7 @@ import httpx
 from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._diagnostics import Diagnosis, describe_network_error, unreachable
 from fastapi_kc._errors import TokenRequestError
-from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, read_bounded
+from fastapi_kc._http import MAX_DOCUMENT_BYTES, REQUEST_HEADERS, UnsupportedEncodingError, read_bounded
 from fastapi_kc._settings import KeycloakSettings
 
 #: Words a refusal: (HTTP status, Keycloak's `error`, its `error_description`) -> what and how to fix.
@@ -66,7 +66,7 @@ async def post_token_form(
                 "POST",
                 url,
                 data={**form, **credentials.form},
-                headers={"Accept": "application/json", **credentials.headers},
+                headers={**REQUEST_HEADERS, **credentials.headers},
                 follow_redirects=False,
             ) as response,
         ):
