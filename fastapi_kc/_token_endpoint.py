@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -25,6 +25,10 @@ from fastapi_kc._settings import KeycloakSettings
 DescribeRefusal = Callable[[int, str | None, str | None], Diagnosis]
 
 DEFAULT_LIFETIME = 60.0  # seconds, when Keycloak's answer has no usable `expires_in`
+# A Retry-After is honoured up to this long. A larger one (a proxy's mistake, `86400`, or 400
+# digits that make an infinite float) would otherwise stop every service token until the
+# process restarts; after the cap, one request is tried again, and a new 429 starts a new wait.
+RETRY_AFTER_CAP_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,5 +113,5 @@ def _refusal(response: httpx.Response, body: dict[str, Any], describe: DescribeR
     exc = TokenRequestError(str(diagnosis), status_code=response.status_code, error=error)
     retry_after = response.headers.get("Retry-After", "")
     if retry_after.isdigit():
-        exc.retry_after = float(retry_after)  # type: ignore[attr-defined]
+        exc.retry_after = min(float(retry_after), RETRY_AFTER_CAP_SECONDS)  # type: ignore[attr-defined]
     return exc

@@ -179,20 +179,20 @@ def test_a_429_retry_after_is_honoured(fake_keycloak: FakeKeycloak, settings_val
 def test_a_retry_after_beyond_the_cap_fails_fast_and_is_respected_by_later_calls(
     fake_keycloak: FakeKeycloak, settings_values
 ) -> None:
-    fake_keycloak.token_failures = [keycloak_answer(429, "slow_down", **{"Retry-After": "120"})]
+    fake_keycloak.token_failures = [keycloak_answer(429, "slow_down", **{"Retry-After": "50"})]
     clock = Clock()
 
     async def scenario() -> tuple[list[TokenRequestError], int, str]:
         refusals: list[TokenRequestError] = []
         async with make_client(fake_keycloak, settings_values, clock) as client:
-            for advance in (0, 60, 59):
+            for advance in (0, 30, 19):
                 clock.now += advance
                 try:
                     await asyncio.wait_for(client.get_token(), timeout=1)
                 except TokenRequestError as exc:
                     refusals.append(exc)
             hits_while_waiting = fake_keycloak.token_hits
-            clock.now += 2  # 121 s after the 429
+            clock.now += 2  # 51 s after the 429
             return refusals, hits_while_waiting, await client.get_token()
 
     refusals, hits_while_waiting, token = run(scenario)
