@@ -10,7 +10,10 @@ Who may call what (users and roles come from `keycloak_dev/realm-demo.json`):
     POST /checkout               realm role `customer`, and the `canCheckout` attribute must be true
     POST /orders/{id}/ship       realm role `admin`; calls /internal/notify with the service's own token
     POST /internal/notify        only the service account of the client `shop-api`
-    WS   /ws                     any signed-in user (bearer token in the handshake)
+    WS   /ws                     any signed-in user (bearer token in the handshake); closed with 1008
+                                 when the user's session ends in Keycloak
+    POST /backchannel-logout     Keycloak only (a signed logout token, no bearer token), when
+                                 KEYCLOAK_LOGOUT_AUDIENCE names the clients users log in through
 
 Configuration is read from the environment: the `KEYCLOAK_*` variables of `KeycloakSettings`, and
 `SHOP_NOTIFY_URL`, the base URL of the service that /orders/{id}/ship notifies (this app itself by
@@ -82,6 +85,12 @@ def create_app(
     # `request.user`. The dependencies below reuse it (no second verification) and declare the
     # security scheme in OpenAPI, which is what makes Swagger UI send the token.
     app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=PUBLIC_PATHS)
+
+    if settings.logout_audience:
+        # Keycloak calls this route when a session ends (OIDC back-channel logout). It needs no
+        # bearer token: the router registers its path with `auth`, and the middleware lets it in.
+        # With KEYCLOAK_REVOCATION_STORE=redis://..., every replica learns of the logout.
+        app.include_router(auth.backchannel_logout_router())
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -29,20 +29,18 @@ from fastapi_kc._introspection import Introspector
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._keys import KeySet, key_set_from_jwks
 from fastapi_kc._principal import Principal
-from fastapi_kc._revocations import Revocation, RevocationList
-from fastapi_kc._settings import KeycloakSettings, env_name
+from fastapi_kc._revocation_face import RevocationFace
+from fastapi_kc._revocations import RevocationList
+from fastapi_kc._settings import KeycloakSettings
 from fastapi_kc._verifier import TokenVerifier
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
-
     from fastapi_kc.revocation import RevocationStore
-    from fastapi_kc.revocation._logout_token import LogoutClaims
 
 logger = logging.getLogger("fastapi_kc")
 
 
-class KeycloakAuth(Dependencies):
+class KeycloakAuth(Dependencies, RevocationFace):
     """Verifies Keycloak access tokens for one API; start it before serving requests.
 
     `async with KeycloakAuth(settings) as auth:` or `FastAPI(lifespan=auth.lifespan)`.
@@ -142,10 +140,8 @@ class KeycloakAuth(Dependencies):
                 f"Keycloak start-up check failed: {diagnose.no_usable_keys(self.settings, keys.skipped)}"
             )
         try:
-            self._store = self._injected_store or _store_from_settings(self.settings, self._clock)
-            await self._store.start(self.revocations)
+            await self._start_store()
         except BaseException:
-            self._store = None
             await self._keys.close()
             await self._release_client()
             raise
@@ -186,9 +182,7 @@ class KeycloakAuth(Dependencies):
             return
         self._users -= 1
         if self._users == 0:
-            store, self._store = self._store, None
-            if store is not None:
-                await store.close()
+            await self._close_store()
             await self._keys.close()
             await self._release_client()
 
@@ -292,75 +286,6 @@ class KeycloakAuth(Dependencies):
             raise
         return await self.verify(token)
 
-    # --- revocation ----------------------------------------------------------------------------
-
-    @property
-    def revocation_state(self) -> str:
-        """The revocation store's state, for health checks: `not started`, `memory`, `connected`,
-        `reconnecting` (shared store unreachable; known revocations still apply) or `stale`
-        (unreachable past `revocation_max_stale_seconds`: requests are refused with 503)."""
-        return self._store.state if self._store is not None else "not started"
-
-    @property
-    def websocket_guard(self) -> dict[str, Any]:
-        """What `KeycloakMiddleware` needs to close a WebSocket whose session ends."""
-        return {
-            "revocations": self.revocations,
-            "close_on_expiry": self.settings.websocket_close_on_expiry,
-            "clock": self._clock,
-        }
-
-    def backchannel_logout_router(self, path: str = "/backchannel-logout") -> APIRouter:
-        """The OpenID Connect back-channel logout endpoint Keycloak calls: `app.include_router(...)`.
-
-        Set the client's "Backchannel logout URL" in Keycloak to this route. It needs no bearer
-        token: `path` joins `auth.public_paths`, which `KeycloakMiddleware` lets through without
-        listing it in its own `public_paths`. Include the router without a prefix; to serve the
-        route elsewhere, give the whole path here.
-
-        Raises:
-            ConfigurationError: `logout_audience` is empty (which clients' logouts count?).
-        """
-        if not self.settings.logout_audience:
-            raise ConfigurationError(
-                f"backchannel_logout_router needs {env_name('logout_audience')}: the client id(s) users log in "
-                "through (e.g. `web`). Keycloak addresses logout tokens to that client, not to the API; adding it "
-                f"to {env_name('audience')} instead would let that client's access tokens into this API"
-            )
-        from fastapi_kc.revocation._logout_token import LogoutTokenValidator
-        from fastapi_kc.revocation._router import logout_router
-
-        validator = LogoutTokenValidator(
-            issuer=self.settings.issuer,
-            audience=frozenset(self.settings.logout_audience),
-            algorithms=frozenset(self.settings.algorithms),
-            keys=self._keys,
-            clock=self._clock,
-            leeway=self.settings.leeway_seconds,
-        )
-        if not path.startswith("/"):
-            raise ConfigurationError(f"backchannel_logout_router(path={path!r}): the path must start with /")
-        self.public_paths = self.public_paths | {path}
-        return logout_router(validator, self._logout, path)
-
-    async def _logout(self, claims: LogoutClaims) -> None:
-        from fastapi_kc.revocation._logout_token import MAX_AGE, InvalidLogoutTokenError
-        from fastapi_kc.revocation._store import StoreUnavailableError
-
-        store = self._store
-        if store is None:
-            raise StoreUnavailableError("authentication is not started")
-        leeway = self.settings.leeway_seconds
-        if not await store.first_use(claims.jti, claims.issued_at + MAX_AGE + 2 * leeway):
-            raise InvalidLogoutTokenError("logout token refused: it was used before (jti replay)")
-        until = claims.issued_at + self.settings.revocation_retention_seconds + leeway
-        # Keycloak sends one logout token per client naming one session, even when every session
-        # of the user ends: the subject is revoked too (tokens issued up to the logout).
-        if claims.session_id is not None:
-            await store.revoke(Revocation("sid", claims.session_id, claims.issued_at, until))
-        if claims.subject is not None:
-            await store.revoke(Revocation("sub", claims.subject, claims.issued_at, until))
-
     # --- I/O -----------------------------------------------------------------------------------
 
     async def _check_discovery(self, client: httpx.AsyncClient) -> None:
@@ -382,10 +307,3 @@ class KeycloakAuth(Dependencies):
         client, self._client = self._client, None
         if client is not None and client is not self._injected_client:
             await client.aclose()
-
-
-def _store_from_settings(settings: KeycloakSettings, clock: Callable[[], float]) -> RevocationStore:
-    """The store `settings.revocation_store` names; Redis is imported only when it is asked for."""
-    from fastapi_kc.revocation import store_from_settings
-
-    return store_from_settings(settings, clock=clock)

@@ -145,7 +145,11 @@ def test_dockerfile_installs_the_package_and_runs_the_example_app() -> None:
     assert lines[0].startswith("FROM python:3.1")
     assert any(line.startswith("COPY fastapi_kc") for line in lines)
     assert any(line.startswith("COPY example_app") for line in lines)
-    assert any(re.match(r"RUN pip install (\S+ )*\.( |$)", line) for line in lines), "install the package"
+    install = r'RUN pip install (\S+ )*"?\.(\[(?P<extras>[a-z,]+)\])?"?( |$)'
+    matches = [m for line in lines if (m := re.match(install, line))]
+    assert matches, "install the package"
+    # The replicas share revocations through Redis: the image needs the `redis` extra.
+    assert "redis" in (matches[0].group("extras") or "").split(",")
     cmd = next(line for line in lines if line.startswith("CMD "))
     argv = json.loads(cmd[len("CMD ") :])
     assert argv[0] == "uvicorn"
@@ -158,3 +162,41 @@ def test_dockerignore_keeps_local_environments_out_of_the_image() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for path in (".venv", ".cache", ".git"):
         assert path in ignored
+
+
+def test_two_replicas_of_the_same_app_share_redis(compose: dict[str, Any], app: dict[str, Any]) -> None:
+    services = compose["services"]
+    replica = services["app-2"]
+    assert replica["build"] == app["build"]
+    assert replica["environment"] == app["environment"]
+    assert [str(p) for p in replica["ports"]] == ["8001:8000"]
+    redis_host = urlsplit(app["environment"]["KEYCLOAK_REVOCATION_STORE"])
+    assert (redis_host.scheme, redis_host.hostname) == ("redis", "redis")
+    assert "redis" in services and str(services["redis"]["image"]).startswith("redis:")
+    for service in (app, replica):
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_keycloak_sends_logouts_of_the_web_client_to_either_replica(
+    compose: dict[str, Any], keycloak: dict[str, Any], app: dict[str, Any], realm: dict[str, Any]
+) -> None:
+    web = _client(realm, "web")
+    # The realm file names the URL by a placeholder Keycloak fills at import: empty for the tests'
+    # own Keycloak (they set the URL through the admin API), the replicas' shared name here.
+    assert web["attributes"]["backchannel.logout.url"] == "${WEB_BACKCHANNEL_LOGOUT_URL:}"
+    assert web["attributes"]["backchannel.logout.session.required"] == "true"
+    url = urlsplit(str(keycloak["environment"]["WEB_BACKCHANNEL_LOGOUT_URL"]))
+    assert url.path == "/backchannel-logout"
+    assert url.port == 8000
+    for name in ("app", "app-2"):
+        assert url.hostname in compose["services"][name]["networks"]["default"]["aliases"]
+
+
+def test_the_replicas_honour_logouts_of_the_client_keycloak_addresses_them_to(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in app_env.items():
+        monkeypatch.setenv(name, value)
+    settings = KeycloakSettings()
+    assert settings.logout_audience == ("web",)
+    assert "web" not in settings.audience  # web's access tokens are not for the API

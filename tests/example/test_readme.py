@@ -435,3 +435,19 @@ def test_block_several_realms(
         assert client.get("/partner-portal", headers=staff).status_code == 401
         stranger = mint(user_claims(iss="https://elsewhere.example/realms/x"), partner_key)
         assert client.get("/whoami", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401
+
+
+def test_block_backchannel_logout(env: FakeKeycloak, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.revocation.support import logout_token
+
+    monkeypatch.setenv("KEYCLOAK_LOGOUT_AUDIENCE", "web")
+    app = run_block("backchannel-logout")["app"]
+    key = env.keys[0]
+    token = mint(user_claims(sid="session-of-mario"), key)
+    with TestClient(app) as client:
+        assert client.get("/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        logout = client.post("/backchannel-logout", data={"logout_token": logout_token(key)})  # no bearer token
+        assert logout.status_code == 200
+        refused = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "session ended"
