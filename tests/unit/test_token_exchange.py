@@ -280,17 +280,17 @@ def test_a_failed_renewal_is_logged_while_the_valid_token_keeps_serving(
 
 def test_a_long_retry_after_fails_fast_and_holds_later_exchanges_back(fake_keycloak, settings_values) -> None:
     clock = Clock()
-    fake_keycloak.token_failures = [httpx.Response(429, headers={"Retry-After": "120"}, json={"error": "slow_down"})]
+    fake_keycloak.token_failures = [httpx.Response(429, headers={"Retry-After": "50"}, json={"error": "slow_down"})]
 
     async def main() -> None:
         async with make_client(fake_keycloak, settings_values, clock) as client:
             with pytest.raises(TokenRequestError) as first:
                 await client.exchange(SUBJECT, audience="billing")
             assert first.value.status_code == 429
-            clock.now += 60
+            clock.now += 30
             with pytest.raises(TokenRequestError, match="retry token requests later"):
                 await client.exchange(SUBJECT, audience="billing")
-            clock.now += 61
+            clock.now += 21
             assert await client.exchange(SUBJECT, audience="billing") == "exchanged-token-1"
 
     asyncio.run(main())
