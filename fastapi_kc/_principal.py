@@ -198,7 +198,11 @@ class Principal:
         return _principal_data.pydantic_schema(cls, handler)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its class and claims; the field cache is rebuilt on use."""
+        """Pickled as its class and claims; the field cache is rebuilt on use.
+
+        Not the auth that verified it: an unpickled Principal is data (from a cache, a queue),
+        never proof of a verified token, so no dependency takes it as the request's caller.
+        """
         return (type(self), (_principal_data.thaw(self._claims),))
 
     def __copy__(self) -> Principal:

@@ -245,3 +245,24 @@ def test_a_pickled_subclass_keeps_its_type() -> None:
 def test_a_principal_class_that_is_not_a_principal_is_refused(settings_values: dict[str, Any], bad: Any) -> None:
     with pytest.raises(ConfigurationError, match="principal_class"):
         KeycloakAuth(KeycloakSettings(**settings_values), principal_class=bad)
+
+
+def test_an_unpickled_principal_is_no_proof_for_a_request(auth: KeycloakAuth, signing_key: SigningKey) -> None:
+    app = app_returning_the_caller(auth)
+    holder: dict[str, Principal] = {}
+
+    @app.middleware("http")
+    async def replay(request: Any, call_next: Any) -> Any:
+        if "user" in holder:
+            request.scope["user"] = pickle.loads(pickle.dumps(holder["user"]))  # noqa: S301 - our own bytes
+        return await call_next(request)
+
+    with TestClient(app) as client:
+        token = mint(user_claims(), signing_key)
+        assert client.get("/me", headers=bearer(token)).status_code == 200
+
+        async def verified() -> Principal:
+            return await auth.verify(token)
+
+        holder["user"] = client.portal.call(verified)  # type: ignore[union-attr]
+        assert client.get("/me").status_code == 401
