@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
+from fastapi_kc._credentials import CredentialSource, has_authorization
 from fastapi_kc._errors import AuthError, ConfigurationError
 from fastapi_kc._issuers import AuthByIssuer
 from fastapi_kc._paths import PublicPaths, Rule
@@ -103,6 +104,10 @@ class KeycloakMiddleware:
     one), so that preflights are answered before authentication; the reverse order is logged
     as a warning when the middleware is built.
 
+    `credentials` (off by default) is asked for a token when a request has no Authorization
+    header, e.g. `BrowserLogin.credentials` for a login session cookie; its token is verified
+    like a bearer token, on public paths too. Without it, cookies are never read.
+
     Raises:
         TypeError: `public_paths` is a string (a list of paths was meant) or holds a non-string.
         ValueError: a public path does not start with `/`, or has `*` anywhere but a final `/*`;
@@ -116,8 +121,10 @@ class KeycloakMiddleware:
         auth: KeycloakAuth | Sequence[KeycloakAuth],
         public_paths: Iterable[Rule] = (),
         on_error: OnError | None = None,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self.app = app
+        self.credentials = credentials
         self._auths = AuthByIssuer([auth] if isinstance(auth, KeycloakAuth) else list(auth))
         self.auth = self._auths.first
         self._public = PublicPaths(public_paths)
@@ -147,8 +154,9 @@ class KeycloakMiddleware:
             return
         auth = self.auth
         try:
-            auth = self._auths.choose(scope["headers"])
-            principal = await auth.authenticate(scope["headers"])
+            headers = await self._credential_headers(scope)
+            auth = self._auths.choose(headers)
+            principal = await auth.authenticate(headers)
         except AuthError as exc:
             if self._is_public(scope):
                 # A public path answers anyway, to an anonymous caller (no token, a bad one, or
@@ -187,6 +195,15 @@ class KeycloakMiddleware:
         if inspect.isawaitable(response):
             response = await response
         await response(scope, receive, send)
+
+    async def _credential_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The request's headers, or, for a request without Authorization header whose credential
+        source has a token, that token as a bearer header: then it takes the bearer path unchanged."""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if self.credentials is None or has_authorization(headers):
+            return headers
+        token = await self.credentials(scope)
+        return headers if token is None else [(b"authorization", f"Bearer {token}".encode())]
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         started: list[KeycloakAuth] = []

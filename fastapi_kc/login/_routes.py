@@ -1,0 +1,133 @@
+"""The routes users mount: login, callback, refresh, logout (under `login.prefix`, `/auth`).
+
+Every failure answers with a 4xx (or 503 when Keycloak is unreachable) and a sentence saying what
+to do; Keycloak's error code is named, its tokens and the client secret never are.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from joserfc.errors import JoseError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from fastapi_kc import AuthError
+from fastapi_kc.login import _csrf as csrf
+from fastapi_kc.login._keycloak import UNREACHABLE
+from fastapi_kc.login._session import LoginSession, new_secret
+
+if TYPE_CHECKING:
+    from fastapi_kc.login._login import BrowserLogin
+
+logger = logging.getLogger("fastapi_kc.login")
+
+
+def refusal(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "error": error}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def local_path(value: str | None) -> str:
+    """Where to go after login: a path of this app only, never another site (open redirect)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n"):
+        return "/"
+    return value
+
+
+def add_routes(login: BrowserLogin) -> None:
+    from fastapi_kc.login._login import cookie_session
+
+    router = login.router
+
+    @router.get("/login")
+    async def start(request: Request, next: str = "/") -> Response:
+        """Send the browser to Keycloak's login page (authorization code + PKCE S256, state, nonce)."""
+        cookie = cookie_session(request.scope)
+        cookie["next"] = local_path(next)
+        response: Response = await login.keycloak.app.authorize_redirect(request, login.redirect_uri)
+        return response
+
+    @router.get("/callback")
+    async def callback(request: Request) -> Response:
+        """Keycloak's redirect back: redeem the code, check state and nonce, start the session."""
+        cookie = cookie_session(request.scope)
+        try:
+            token = await login.keycloak.app.authorize_access_token(request)
+        except MismatchingStateError:
+            return refusal(400, "invalid_state", "this login was not started here or was already used: log in again")
+        except OAuthError as exc:
+            logger.info("login refused: %s", exc.error)
+            return refusal(400, str(exc.error), f"Keycloak refused the login ({exc.error}): log in again")
+        except JoseError as exc:
+            logger.warning("login refused: the ID token failed its checks (%s)", exc.error)
+            return refusal(400, "invalid_id_token", f"the ID token failed its checks ({exc.error}): log in again")
+        except UNREACHABLE as exc:
+            logger.warning("login failed: Keycloak unreachable (%s)", type(exc).__name__)
+            return refusal(503, "temporarily_unavailable", "Keycloak cannot be reached: retry shortly")
+        if "userinfo" not in token:  # no ID token, so no nonce was checked
+            return refusal(400, "invalid_id_token", "Keycloak sent no ID token: the client needs the openid scope")
+        try:
+            session = LoginSession.from_token_response(token, login.clock(), new_secret())
+            await login.auth.verify(session.access_token)
+        except ValueError:
+            return refusal(400, "invalid_token", "Keycloak sent no access token")
+        except AuthError as exc:
+            # A login whose token this API refuses would loop between here and Keycloak: say why.
+            return refusal(400, "invalid_token", f"the login gave a token this API does not accept: {exc.description}")
+        previous = cookie.get("sid")
+        if isinstance(previous, str):
+            await login.end(previous, cookie)
+        target = local_path(cookie.get("next"))
+        cookie.clear()
+        session_id = new_secret()  # a fresh id at every login: no session fixation
+        await login.save(session_id, session)
+        cookie["sid"] = session_id
+        return RedirectResponse(target, status_code=303)
+
+    @router.post("/refresh")
+    async def refresh(request: Request) -> Response:
+        """Refresh the session's access token now (a page's script may call it); CSRF-checked."""
+        cookie = cookie_session(request.scope)
+        session_id = cookie.get("sid")
+        session = await login.load(session_id) if isinstance(session_id, str) else None
+        if session is None or not isinstance(session_id, str):
+            return refusal(401, "invalid_token", "no login session: log in first")
+        try:
+            csrf.check_origin(request.scope["headers"], login.allowed_origins)
+            csrf.check_token(csrf.header_token(request.scope["headers"]), session.csrf_token)
+            session = await login.fresh(session_id, session, cookie, force=True)
+        except AuthError as exc:
+            return refusal(exc.status_code, exc.error or "invalid_token", exc.description)
+        return JSONResponse(
+            {"expires_in": int(session.expires_at - login.clock())}, headers={"Cache-Control": "no-store"}
+        )
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        """End the session here and at Keycloak (RP-initiated logout with `id_token_hint`)."""
+        cookie = cookie_session(request.scope)
+        form = await request.form()
+        requested = form.get("next")
+        target = login._absolute(requested) if isinstance(requested, str) and requested else None
+        target = target or min(login.post_logout_redirects)
+        if target not in login.post_logout_redirects:
+            return refusal(400, "invalid_request", "the page to return to after logout is not in the allow-list")
+        session_id = cookie.get("sid")
+        session = await login.load(session_id) if isinstance(session_id, str) else None
+        if session is None or not isinstance(session_id, str):
+            cookie.clear()
+            return RedirectResponse(target, status_code=303)
+        sent = form.get(csrf.CSRF_FIELD)
+        try:
+            csrf.check_origin(request.scope["headers"], login.allowed_origins)
+            csrf.check_token(sent if isinstance(sent, str) else csrf.header_token(request.scope["headers"]),
+                             session.csrf_token)  # fmt: skip
+        except AuthError as exc:
+            return refusal(exc.status_code, exc.error, exc.description)
+        await login.end(session_id, cookie)
+        logout_url = await login.keycloak.app.create_logout_url(
+            post_logout_redirect_uri=target, id_token_hint=session.id_token, client_id=login.keycloak.client_id
+        )
+        return RedirectResponse(logout_url["url"], status_code=303)
