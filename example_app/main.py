@@ -10,33 +10,42 @@ Who may call what (users and roles come from `keycloak_dev/realm-demo.json`):
     POST /checkout               realm role `customer`, and the `canCheckout` attribute must be true
     POST /orders/{id}/ship       realm role `admin`; calls /internal/notify with the service's own token
     POST /internal/notify        only the service account of the client `shop-api`
-    WS   /ws                     any signed-in user (bearer token in the handshake); closed with 1008
+    WS   /ws                     any signed-in user (bearer token in the handshake, or the login cookie);
+                                 closed with 1008
                                  when the user's session ends in Keycloak
     POST /backchannel-logout     Keycloak only (a signed logout token, no bearer token), when
                                  KEYCLOAK_LOGOUT_AUDIENCE names the clients users log in through
+    GET  /, /hello, /auth/*      server-rendered pages with browser login (example_app/pages.py)
 
 Configuration is read from the environment: the `KEYCLOAK_*` variables of `KeycloakSettings`, and
 `SHOP_NOTIFY_URL`, the base URL of the service that /orders/{id}/ship notifies (this app itself by
-default, to keep the example to one process).
+default, to keep the example to one process); for the pages' login, `SHOP_LOGIN_CLIENT_SECRET` (of
+the Keycloak client `shop-bff`), `SHOP_APP_URL` (`http://localhost:8000` by default) and
+`SHOP_SESSION_SECRET` (signs the cookie; a random one per process when unset).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes below at
 # run time, and they name `auth`, a local of create_app.
 import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from starlette.middleware.sessions import SessionMiddleware
 
 from example_app.docs import add_swagger_ui
+from example_app.pages import add_pages
 from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal, ServiceTokenClient
+from fastapi_kc.login import BrowserLogin
 
 API_CLIENT = "api"  # the Keycloak client that stands for this API: its roles, and the `aud` we accept
 SERVICE_CLIENT = "shop-api"  # the confidential client whose service account may call /internal/*
 SWAGGER_CLIENT = "web"  # the public client Swagger UI logs in with (authorization code + PKCE)
-PUBLIC_PATHS = ["/health", "/docs", "/docs/*", "/openapi.json"]
+LOGIN_CLIENT = "shop-bff"  # the confidential client the pages log in through (fastapi_kc.login)
+PUBLIC_PATHS = ["/health", "/docs", "/docs/*", "/openapi.json", "/", "/auth/*"]
 
 
 def create_app(
@@ -45,6 +54,8 @@ def create_app(
     notify_url: str | None = None,
     notify_transport: httpx.AsyncBaseTransport | None = None,
     keycloak_client: httpx.AsyncClient | None = None,
+    login_client_secret: str | None = None,
+    app_url: str | None = None,
 ) -> FastAPI:
     """Build the shop API; `settings` default to the `KEYCLOAK_*` environment variables.
 
@@ -61,6 +72,14 @@ def create_app(
     notify_url = notify_url or os.environ.get("SHOP_NOTIFY_URL", "http://127.0.0.1:8000")
     auth = KeycloakAuth(settings, http_client=keycloak_client)
     tokens = ServiceTokenClient(settings, http_client=keycloak_client)
+    # Browser login for the pages: tokens stay on the server, the browser gets a session cookie.
+    login = BrowserLogin(
+        auth,
+        client_id=LOGIN_CLIENT,
+        client_secret=login_client_secret or os.environ.get("SHOP_LOGIN_CLIENT_SECRET"),
+        app_url=app_url or os.environ.get("SHOP_APP_URL", "http://localhost:8000"),
+        secret_key=os.environ.get("SHOP_SESSION_SECRET") or secrets.token_urlsafe(32),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,7 +103,13 @@ def create_app(
     # Every request but the public paths needs a valid token; the middleware puts the Principal in
     # `request.user`. The dependencies below reuse it (no second verification) and declare the
     # security scheme in OpenAPI, which is what makes Swagger UI send the token.
-    app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=PUBLIC_PATHS)
+    # `credentials=login.credentials`: a request with the login cookie and no Authorization header
+    # is signed in from its session (state-changing ones need the session's CSRF token too).
+    app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=PUBLIC_PATHS, credentials=login.credentials)
+    # Outside KeycloakMiddleware (added last = outermost): the middleware reads the session it loads.
+    app.add_middleware(SessionMiddleware, **login.session_cookie)
+    app.include_router(login.router)
+    add_pages(app, login)
 
     if settings.logout_audience:
         # Keycloak calls this route when a session ends (OIDC back-channel logout). It needs no

@@ -154,16 +154,13 @@ class BrowserLogin:
         scope[SCOPE_KEY] = session
         return session.access_token
 
-    def csrf_token(self, request: Request) -> str:
-        """The CSRF token of the request's session, for a page's forms and scripts.
+    def csrf_token(self, request: Request) -> str | None:
+        """The CSRF token of the request's login session, for its page's forms and scripts.
 
-        Raises:
-            LookupError: the request was not authenticated by a login session.
+        None when the request was not authenticated by the session cookie (a bearer token needs none).
         """
         session = request.scope.get(SCOPE_KEY)
-        if not isinstance(session, LoginSession):
-            raise LookupError("this request has no login session (was it authenticated by the cookie?)")
-        return session.csrf_token
+        return session.csrf_token if isinstance(session, LoginSession) else None
 
     # --- sessions ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -23,10 +24,14 @@ from starlette.websockets import WebSocketDisconnect
 
 import fastapi_kc._auth
 import fastapi_kc._service_token
+import fastapi_kc.login._login
 from example_app.main import create_app
 from fastapi_kc import KeycloakSettings
+from fastapi_kc.login._keycloak import KeycloakClient
 from tests.example.conftest import realm
 from tests.example.readme_tables import errors_table, settings_table
+from tests.login.fake import CLIENT_SECRET as LOGIN_CLIENT_SECRET
+from tests.login.fake import LoginKeycloak
 from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, FakeKeycloak
 from tests.support.tokens import (
     AUDIENCE,
@@ -293,6 +298,33 @@ def test_block_testing_your_app(pytester: pytest.Pytester, monkeypatch: pytest.M
     outcomes = result.parseoutcomes()
     assert set(outcomes) == {"passed"}, result.stdout.str()
     assert outcomes["passed"] > BLOCKS["testing-your-app"].count("\ndef test_")  # one is parametrised
+
+
+def test_block_browser_login(
+    env: FakeKeycloak, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch, bearer: Callable[..., dict[str, str]]
+) -> None:
+    login_keycloak = LoginKeycloak(signing_key)
+
+    def bound_to_the_fake(*args: Any, **kwargs: Any) -> KeycloakClient:
+        return KeycloakClient(*args, **(kwargs | {"transport": login_keycloak.transport()}))
+
+    monkeypatch.setattr(fastapi_kc.login._login, "KeycloakClient", bound_to_the_fake)
+    monkeypatch.setenv("LOGIN_CLIENT_SECRET", LOGIN_CLIENT_SECRET)
+    monkeypatch.setenv("SESSION_SECRET", "s" * 32)
+    app = run_block("browser-login")["app"]
+    with TestClient(app, base_url="http://localhost:8000", follow_redirects=False) as browser:
+        assert browser.get("/hello").status_code == 401
+        query = dict(parse_qsl(urlsplit(browser.get("/auth/login").headers["location"]).query))
+        code = login_keycloak.authorize(query)
+        assert browser.get("/auth/callback", params={"code": code, "state": query["state"]}).status_code == 303
+        page = browser.get("/hello").text
+        assert "<h1>Hello mario</h1>" in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]  # type: ignore[index]
+        assert browser.post("/auth/logout", headers={"Origin": "http://localhost:8000"}).status_code == 403
+        out = browser.post("/auth/logout", data={"csrf_token": csrf}, headers={"Origin": "http://localhost:8000"})
+        assert out.headers["location"].startswith(f"{PUBLIC_URL}/realms/{REALM}/protocol/openid-connect/logout?")
+        assert browser.get("/hello").status_code == 401
+        assert browser.get("/hello", headers=bearer(user_claims())).status_code == 200
 
 
 def _section_table(marker: str) -> str:
