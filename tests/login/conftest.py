@@ -73,6 +73,10 @@ def build_app(
     async def me(user: Annotated[Principal, Depends(auth.principal)]) -> dict[str, Any]:
         return {"username": user.username}
 
+    @app.get("/")
+    async def home(request: Request) -> dict[str, Any]:
+        return {"user": getattr(request.user, "username", None)}
+
     @app.get("/csrf")
     async def csrf(request: Request) -> dict[str, str]:
         return {"csrf_token": login.csrf_token(request)}
@@ -88,7 +92,7 @@ def build_app(
         await websocket.close()
 
     credentials = login.credentials if cookie_auth else None
-    app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=["/auth/*"], credentials=credentials)
+    app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=["/", "/auth/*"], credentials=credentials)
     app.add_middleware(SessionMiddleware, **login.session_cookie)
     return LoginApp(app, login, login_keycloak, store, clock)
 

@@ -39,6 +39,14 @@ def test_a_request_without_a_session_is_refused_as_without_a_token(browser: Test
     assert browser.get("/me").status_code == 401
 
 
+def test_a_public_page_knows_the_signed_in_user_and_serves_everyone_else(browser: TestClient, shop: LoginApp) -> None:
+    assert browser.get("/").json() == {"user": None}
+    log_in(browser, shop)
+    assert browser.get("/").json() == {"user": "mario"}
+    shop.store._entries.clear()  # the session ended on the server
+    assert browser.get("/").json() == {"user": None}
+
+
 def test_the_access_token_is_refreshed_before_it_expires(browser: TestClient, shop: LoginApp) -> None:
     log_in(browser, shop)
     shop.clock.offset = 280  # 20 s left: inside the 30 s margin
