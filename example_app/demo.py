@@ -47,9 +47,13 @@ def realm_users() -> list[tuple[str, str, list[str]]]:
     return users
 
 
-def shop_api_secret() -> str:
+def client_secret(client_id: str) -> str:
     realm: dict[str, Any] = json.loads(REALM_FILE.read_text())
-    return str(next(c["secret"] for c in realm["clients"] if c["clientId"] == "shop-api"))
+    return str(next(c["secret"] for c in realm["clients"] if c["clientId"] == client_id))
+
+
+def shop_api_secret() -> str:
+    return client_secret("shop-api")
 
 
 def banner(keycloak: KeycloakServer) -> str:
@@ -60,6 +64,7 @@ def banner(keycloak: KeycloakServer) -> str:
         f"Keycloak {KEYCLOAK_VERSION}  {keycloak.public_url}  (admin console: {keycloak.public_url}/admin,"
         f" {ADMIN_USER} / {ADMIN_PASSWORD})",
         f"Shop API      {app_url}/docs  (Swagger UI: Authorize, client_id web, no secret)",
+        f"Shop pages    {app_url}/  (browser login through the client shop-bff; tokens stay on the server)",
         "",
         "Users of realm demo:",
         *(f"  {name:<8} {password:<16} {', '.join(roles) or '(no roles)'}" for name, password, roles in realm_users()),
@@ -103,6 +108,7 @@ def main() -> int:
             KEYCLOAK_CLIENT_ID="shop-api",
             KEYCLOAK_CLIENT_SECRET=shop_api_secret(),
             SHOP_NOTIFY_URL=f"http://{APP_HOST}:{APP_PORT}",
+            SHOP_LOGIN_CLIENT_SECRET=client_secret("shop-bff"),  # the pages' browser login
         )
         print(f"Keycloak ready in {keycloak.startup_seconds:.0f} s", flush=True)
         print(banner(keycloak), flush=True)

@@ -73,7 +73,7 @@ def served_app(keycloak: KeycloakServer) -> Iterator[ServedApp]:
         client_id="shop-api",
         client_secret=secret_of("shop-api"),
     )
-    app = create_app(settings, notify_url=f"http://127.0.0.1:{APP_PORT}")
+    app = create_app(settings, notify_url=f"http://127.0.0.1:{APP_PORT}", login_client_secret=secret_of("shop-bff"))
     config = uvicorn.Config(app, host="127.0.0.1", port=APP_PORT, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="example-app", daemon=True)
