@@ -11,8 +11,7 @@ Who may call what (users and roles come from `keycloak_dev/realm-demo.json`):
     POST /orders/{id}/ship       realm role `admin`; calls /internal/notify with the service's own token
     POST /internal/notify        only the service account of the client `shop-api`
     WS   /ws                     any signed-in user (bearer token in the handshake, or the login cookie);
-                                 closed with 1008
-                                 when the user's session ends in Keycloak
+                                 closed with 1008 when the user's session ends in Keycloak
     POST /backchannel-logout     Keycloak only (a signed logout token, no bearer token), when
                                  KEYCLOAK_LOGOUT_AUDIENCE names the clients users log in through
     GET  /, /hello, /auth/*      server-rendered pages with browser login (example_app/pages.py)
