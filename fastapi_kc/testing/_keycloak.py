@@ -9,19 +9,17 @@ Keycloak, and when the block ends this one does again.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
 import httpx
 
 from fastapi_kc import KeycloakAuth, ServiceTokenClient
-from fastapi_kc.testing._tokens import LIFETIME, SERVICE_SCOPES, Audience, Realm, SigningKey
+from fastapi_kc.testing._endpoint import TokenEndpoint
+from fastapi_kc.testing._tokens import LIFETIME, Audience, Realm, SigningKey
 from fastapi_kc.testing._tokens import service_claims as build_service_claims
 from fastapi_kc.testing._tokens import user_claims as build_user_claims
 
@@ -57,9 +55,8 @@ class MockKeycloak:
         self._clock = clock
         self._realm = Realm(settings.realm, settings.issuer, tuple(settings.audience))
         self._key = SigningKey(settings.algorithms)
-        self._service_accounts: dict[str, dict[str, Any]] = {
-            str(c.settings.client_id): {} for c in token_clients if c.settings.client_id
-        }
+        self._token_endpoint = TokenEndpoint(self._realm, self._key, clock, self.service_token)
+        self._token_endpoint.service_accounts.update((str(c.settings.client_id), {}) for c in token_clients)
         self._routes: dict[tuple[str, httpx.URL], Callable[[httpx.Request], httpx.Response]] = {
             ("GET", httpx.URL(settings.discovery_url)): self._discovery,
             ("GET", httpx.URL(settings.jwks_url)): self._jwks,
@@ -176,7 +173,7 @@ class MockKeycloak:
         The clients of attached `ServiceTokenClient`s get tokens with the defaults; this sets
         their roles, audience..., or lets another client id ask through `transport`.
         """
-        self._service_accounts[client_id] = options
+        self._token_endpoint.service_accounts[client_id] = options
 
     # --- the in-memory endpoints ---------------------------------------------------------------
 
@@ -201,7 +198,12 @@ class MockKeycloak:
                 "userinfo_endpoint": f"{base}/userinfo",
                 "end_session_endpoint": f"{base}/logout",
                 "jwks_uri": f"{base}/certs",
-                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ],
                 "id_token_signing_alg_values_supported": [self._key.alg],
                 "backchannel_logout_supported": True,
             },
@@ -209,41 +211,3 @@ class MockKeycloak:
 
     def _jwks(self, request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"keys": [self._key.jwk()]})
-
-    def _token_endpoint(self, request: httpx.Request) -> httpx.Response:
-        form = {name: values[0] for name, values in parse_qs(request.content.decode()).items()}
-        client_id = _basic_user(request.headers.get("Authorization", "")) or form.get("client_id")
-        if form.get("grant_type") != "client_credentials":
-            return _refusal(400, "unsupported_grant_type", "MockKeycloak issues client-credentials tokens only")
-        if client_id is None or client_id not in self._service_accounts:
-            return _refusal(401, "unauthorized_client", "Invalid client or Invalid client credentials")
-        options = self._service_accounts[client_id]
-        lifetime = options.get("expires_in", LIFETIME)
-        return httpx.Response(
-            200,
-            json={
-                "access_token": self.service_token(client_id, **options),
-                "expires_in": lifetime,
-                "refresh_expires_in": 0,
-                "token_type": "Bearer",
-                "not-before-policy": 0,
-                "scope": " ".join(dict.fromkeys([*SERVICE_SCOPES, *options.get("scopes", ())])),
-            },
-        )
-
-
-def _refusal(status: int, error: str, description: str) -> httpx.Response:
-    """Keycloak's error body (RFC 6749 §5.2)."""
-    return httpx.Response(status, json={"error": error, "error_description": description})
-
-
-def _basic_user(header: str) -> str | None:
-    """The client id of `Authorization: Basic`, form-urlencoded as RFC 6749 §2.3.1 asks."""
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, _, _ = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return unquote(user.replace("+", " "))

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, ServiceTokenClient, TokenRequestError
 from fastapi_kc.testing import MockKeycloak
 from tests.testing_kit.apps import with_dependencies, with_middleware
-from tests.testing_kit.conftest import NetworkGuard
+from tests.testing_kit.conftest import NetworkGuard, settings_with
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -72,10 +72,14 @@ def test_websocket_handshakes_behind_the_middleware(settings: KeycloakSettings, 
     assert network.attempts == []
 
 
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_jwt"])
 def test_an_attached_service_token_client_gets_tokens_the_auth_accepts(
-    settings: KeycloakSettings, network: NetworkGuard
+    settings: KeycloakSettings, network: NetworkGuard, method: str
 ) -> None:
-    auth, tokens = KeycloakAuth(settings), ServiceTokenClient(settings)
+    client_settings = settings_with(
+        client_auth_method=method, client_secret="a-secret-long-enough-for-hs256-0123456789"
+    )
+    auth, tokens = KeycloakAuth(settings), ServiceTokenClient(client_settings)
     app = with_middleware(auth)
 
     async def main() -> Any:
