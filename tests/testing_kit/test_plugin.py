@@ -78,13 +78,13 @@ def test_the_plugin_holds_fixtures_only() -> None:
 
 def test_no_module_of_the_package_imports_the_testing_kit() -> None:
     importers = []
-    for path in PACKAGE.glob("*.py"):
+    for path in (p for p in PACKAGE.rglob("*.py") if "testing" not in p.relative_to(PACKAGE).parts):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             if any(name.startswith("fastapi_kc.testing") for name in names):
-                importers.append(path.name)
+                importers.append(str(path.relative_to(PACKAGE)))
     assert importers == []
 
 
