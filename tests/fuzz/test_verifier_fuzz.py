@@ -168,10 +168,17 @@ def test_whatever_is_accepted_obeys_every_claim_rule(
                 claims.pop(name, None)
             elif action == "set":
                 claims[name] = value
+        # The verdict is taken at some instant between `before` and `after`; on a loaded machine
+        # that window is long enough for a time claim near its boundary to cross it. `exp` can
+        # only start failing as time runs, `nbf`/`iat` only stop failing, the rest never change:
+        # so an accepted token obeys every rule but `nbf`/`iat` at `before` and all but `exp` at `after`.
+        before = time.time()
         result = target.outcome(signed_raw(realm_header(signing_key), claims, signing_key))
+        after = time.time()
         if isinstance(result, Principal):
             outcomes["accepted"] += 1
-            assert obeys_every_rule(claims, time.time(), leeway) == []
+            assert set(obeys_every_rule(claims, before, leeway)) <= {"nbf", "iat"}
+            assert set(obeys_every_rule(claims, after, leeway)) <= {"exp"}
             assert result.subject == claims["sub"]
             assert result.has_role("admin") == (
                 isinstance(claims.get("realm_access"), dict)
@@ -181,7 +188,8 @@ def test_whatever_is_accepted_obeys_every_claim_rule(
         else:
             outcomes["refused"] += 1
             refused_401(result)
-            assert obeys_every_rule(claims, time.time(), leeway) != [], f"a valid token was refused: {result!r}"
+            broken = (obeys_every_rule(claims, before, leeway), obeys_every_rule(claims, after, leeway))
+            assert broken != ([], []), f"a valid token was refused: {result!r}"
 
     check()
     assert EXAMPLES_RUN[request.node.name] >= SIGNED_CLAIMS
