@@ -6,8 +6,10 @@ to do; Keycloak's error code is named, its tokens and the client secret never ar
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ParamSpec
 
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from joserfc.errors import JoseError
@@ -23,10 +25,24 @@ if TYPE_CHECKING:
     from fastapi_kc.login._login import BrowserLogin
 
 logger = logging.getLogger("fastapi_kc.login")
+P = ParamSpec("P")
 
 
 def refusal(status: int, error: str, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail, "error": error}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def refusing_auth_errors(route: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
+    """An `AuthError` anywhere in a route (a CSRF refusal, an unreachable session store) as its answer."""
+
+    @functools.wraps(route)  # FastAPI reads the route's parameters through __wrapped__
+    async def answer(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            return await route(*args, **kwargs)
+        except AuthError as exc:
+            return refusal(exc.status_code, exc.error or "invalid_token", exc.description)
+
+    return answer
 
 
 def local_path(value: str | None) -> str:
@@ -42,6 +58,7 @@ def add_routes(login: BrowserLogin) -> None:
     router = login.router
 
     @router.get("/login")
+    @refusing_auth_errors
     async def start(request: Request, next: str = "/") -> Response:
         """Send the browser to Keycloak's login page (authorization code + PKCE S256, state, nonce)."""
         cookie = cookie_session(request.scope)
@@ -50,6 +67,7 @@ def add_routes(login: BrowserLogin) -> None:
         return response
 
     @router.get("/callback")
+    @refusing_auth_errors
     async def callback(request: Request) -> Response:
         """Keycloak's redirect back: redeem the code, check state and nonce, start the session."""
         cookie = cookie_session(request.scope)
@@ -74,6 +92,8 @@ def add_routes(login: BrowserLogin) -> None:
         except ValueError:
             return refusal(400, "invalid_token", "Keycloak sent no access token")
         except AuthError as exc:
+            if exc.status_code == 503:
+                raise  # the keys cannot be fetched now: retry, nothing is wrong with the login
             # A login whose token this API refuses would loop between here and Keycloak: say why.
             return refusal(400, "invalid_token", f"the login gave a token this API does not accept: {exc.description}")
         previous = cookie.get("sid")
@@ -87,6 +107,7 @@ def add_routes(login: BrowserLogin) -> None:
         return RedirectResponse(target, status_code=303)
 
     @router.post("/refresh")
+    @refusing_auth_errors
     async def refresh(request: Request) -> Response:
         """Refresh the session's access token now (a page's script may call it); CSRF-checked."""
         cookie = cookie_session(request.scope)
@@ -94,17 +115,15 @@ def add_routes(login: BrowserLogin) -> None:
         session = await login.load(session_id) if isinstance(session_id, str) else None
         if session is None or not isinstance(session_id, str):
             return refusal(401, "invalid_token", "no login session: log in first")
-        try:
-            csrf.check_origin(request.scope["headers"], login.allowed_origins)
-            csrf.check_token(csrf.header_token(request.scope["headers"]), session.csrf_token)
-            session = await login.fresh(session_id, session, cookie, force=True)
-        except AuthError as exc:
-            return refusal(exc.status_code, exc.error or "invalid_token", exc.description)
+        csrf.check_origin(request.scope["headers"], login.allowed_origins)
+        csrf.check_token(csrf.header_token(request.scope["headers"]), session.csrf_token)
+        session = await login.fresh(session_id, session, cookie, force=True)
         return JSONResponse(
             {"expires_in": int(session.expires_at - login.clock())}, headers={"Cache-Control": "no-store"}
         )
 
     @router.post("/logout")
+    @refusing_auth_errors
     async def logout(request: Request) -> Response:
         """End the session here and at Keycloak (RP-initiated logout with `id_token_hint`)."""
         cookie = cookie_session(request.scope)
@@ -120,12 +139,9 @@ def add_routes(login: BrowserLogin) -> None:
             cookie.clear()
             return RedirectResponse(target, status_code=303)
         sent = form.get(csrf.CSRF_FIELD)
-        try:
-            csrf.check_origin(request.scope["headers"], login.allowed_origins)
-            csrf.check_token(sent if isinstance(sent, str) else csrf.header_token(request.scope["headers"]),
-                             session.csrf_token)  # fmt: skip
-        except AuthError as exc:
-            return refusal(exc.status_code, exc.error, exc.description)
+        csrf.check_origin(request.scope["headers"], login.allowed_origins)
+        csrf.check_token(sent if isinstance(sent, str) else csrf.header_token(request.scope["headers"]),
+                         session.csrf_token)  # fmt: skip
         await login.end(session_id, cookie)
         logout_url = await login.keycloak.app.create_logout_url(
             post_logout_redirect_uri=target, id_token_hint=session.id_token, client_id=login.keycloak.client_id
