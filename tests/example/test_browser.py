@@ -133,3 +133,63 @@ def test_luigi_signs_in_but_may_not_open_admin(browser: BrowserContext, served_a
     status, body = call_from_swagger_ui(page, "GET", "/admin")
     assert status == "403", body
     assert "requires realm role(s) admin" in body
+
+
+def log_in_to_the_pages(context: BrowserContext, app: ServedApp, username: str) -> Page:
+    """Open the shop's home page, follow "Log in", sign in on Keycloak's page; return the /hello page."""
+    page = context.pages[0] if context.pages else context.new_page()
+    page.goto(f"{app.url}/")
+    page.locator("#login").click()
+    # Keycloak's own login page, at its PUBLIC address, for the confidential client of the pages.
+    page.wait_for_url(re.compile(rf"^{re.escape(app.keycloak.public_url)}/realms/demo/protocol/openid-connect/auth\?"))
+    assert "client_id=shop-bff" in page.url
+    assert "code_challenge_method=S256" in page.url
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password_of(username))
+    page.locator("#kc-login").click()
+    page.wait_for_url(f"{app.url}/hello")
+    return page
+
+
+def test_mario_logs_in_to_the_pages_is_greeted_and_logs_out(browser: BrowserContext, served_app: ServedApp) -> None:
+    page = log_in_to_the_pages(browser, served_app, "mario")
+    expect(page.locator("#greeting")).to_have_text("Hello mario")
+    expect(page.locator("#ws")).to_have_text("ws: mario")  # the page's WebSocket, signed in by the cookie
+    # The browser holds one cookie, with no token in it; the tokens stayed on the server.
+    cookies = {cookie["name"]: cookie for cookie in browser.cookies(served_app.url)}
+    assert set(cookies) == {"fastapi_kc_session"}
+    session = cookies["fastapi_kc_session"]
+    assert (session["httpOnly"], session["sameSite"]) == (True, "Lax")
+    assert page.evaluate("document.cookie") == ""  # out of reach of the page's scripts
+    page.locator("#buy").click()  # a POST carrying the session's CSRF token
+    expect(page.locator("#bought")).to_have_text("200 paid")
+
+    page.locator("#logout").click()
+    # Via Keycloak's end-session endpoint, and back to the home page (with the logout's `state`).
+    page.wait_for_url(re.compile(rf"^{re.escape(served_app.url)}/(\?state=[\w-]+)?$"))
+    refused = page.goto(f"{served_app.url}/hello")
+    assert refused is not None and refused.status == 401
+    # An old copy of the cookie (stolen before the logout) opens nothing either.
+    browser.add_cookies([{"name": "fastapi_kc_session", "value": session["value"], "url": served_app.url}])
+    replayed = page.goto(f"{served_app.url}/hello")
+    assert replayed is not None and replayed.status == 401
+    assert "the login session has ended" in replayed.text()
+    # Keycloak's session ended too: logging in again asks for the password.
+    page.goto(f"{served_app.url}/auth/login?next=/hello")
+    expect(page.locator("#username")).to_be_visible()
+
+
+FETCH_CHECKOUT = """async (headers) => {
+    const response = await fetch('/checkout', {method: 'POST', headers: headers});
+    return [response.status, (await response.json()).detail];
+}"""
+
+
+def test_a_post_without_the_csrf_token_is_refused(browser: BrowserContext, served_app: ServedApp) -> None:
+    page = log_in_to_the_pages(browser, served_app, "mario")
+    # What a forged request can do at best: the browser adds the cookie, but the token is unknown.
+    status, detail = page.evaluate(FETCH_CHECKOUT, {"X-CSRF-Token": "guessed"})
+    assert (status, detail) == (403, "the CSRF token does not match this session")
+    status, detail = page.evaluate(FETCH_CHECKOUT, {})
+    assert (status, detail) == (403, "the CSRF token is missing (header X-CSRF-Token)")
+    expect(page.locator("#greeting")).to_have_text("Hello mario")  # the session itself is unharmed
