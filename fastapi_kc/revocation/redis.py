@@ -102,6 +102,7 @@ class RedisRevocationStore(RevocationStore):
             ) from None
         self.state = "connected"
         self._listener = asyncio.get_running_loop().create_task(self._listen(pubsub))
+        self._listener.add_done_callback(self._listener_done)
         logger.info("revocation store connected: %s, %d revocation(s) known", redact_url(self._url), len(revocations))
 
     async def close(self) -> None:
@@ -181,6 +182,13 @@ class RedisRevocationStore(RevocationStore):
             except _FAILURES as exc:
                 await _close_quietly(pubsub)
                 pubsub = await self._reconnect(exc)
+
+    def _listener_done(self, task: asyncio.Task[None]) -> None:
+        # The listener only ends when closed; anything else is a bug that must not pass silently:
+        # this replica would stop learning of logouts while reporting itself connected.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.state = "reconnecting"
+            logger.error("revocation store listener stopped: %s: %s", type(exc).__name__, exc)
 
     async def _reconnect(self, exc: BaseException) -> Any:
         self.state = "reconnecting"

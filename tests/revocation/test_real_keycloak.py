@@ -22,9 +22,9 @@ from fastapi.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from fastapi_kc import KeycloakAuth, Principal
+from fastapi_kc import AuthError, KeycloakAuth, Principal
 from keycloak_dev import KeycloakServer
-from tests.integration.conftest import CountingProxy, settings_for, user_token
+from tests.integration.conftest import CountingProxy, settings_for, user_token, verify
 from tests.revocation.cluster import LogoutRecorder, RealmAdmin, Replica
 from tests.support.redis_server import RedisServer
 
@@ -262,3 +262,22 @@ def test_require_active_refuses_an_ended_session_at_once_and_fails_closed_when_k
             proxy.__exit__()  # Keycloak unreachable from here on
             fresh = user_token(keycloak, "luigi")  # not in the introspection cache
             assert get("/active", fresh) == 503
+
+
+def test_a_lightweight_access_token_is_accepted_when_every_request_is_introspected(keycloak: KeycloakServer) -> None:
+    admin = RealmAdmin(keycloak)
+    admin.set_client_attributes("legacy-portal", **{"client.use.lightweight.access.token.enabled": "true"})
+    try:
+        token = user_token(keycloak, "mario", client_id="legacy-portal")
+    finally:
+        admin.set_client_attributes("legacy-portal", **{"client.use.lightweight.access.token.enabled": "false"})
+    assert "realm_access" not in _claims(token)  # lightweight: the roles only through introspection
+
+    [local] = verify(settings_for(keycloak), token)
+    [introspected] = verify(settings_for(keycloak, introspect_every_request=True), token)
+
+    assert isinstance(local, AuthError)
+    assert isinstance(introspected, Principal)
+    assert introspected.username == "mario"
+    assert introspected.has_role("customer")
+    assert "api" in introspected.audience
