@@ -18,6 +18,7 @@ from fastapi_kc._errors import (
     TokenRequestError,
     UnavailableError,
 )
+from fastapi_kc._health import Health
 from fastapi_kc._middleware import KeycloakMiddleware
 from fastapi_kc._principal import Principal
 from fastapi_kc._service_token import ServiceTokenAuth, ServiceTokenClient
@@ -26,6 +27,7 @@ from fastapi_kc._settings import KeycloakSettings
 __all__ = [
     "AuthError",
     "ConfigurationError",
+    "Health",
     "InsufficientScopeError",
     "InsufficientUserAuthenticationError",
     "InvalidRequestError",

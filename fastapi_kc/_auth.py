@@ -17,17 +17,21 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from fastapi import Depends
+from fastapi import APIRouter, Depends
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from fastapi_kc import _diagnostics as diagnose
 from fastapi_kc._bearer import bearer_token
 from fastapi_kc._dependencies import Dependencies, PrincipalDependency
-from fastapi_kc._errors import AuthError, ConfigurationError, KeysUnavailableError
+from fastapi_kc._errors import AuthError, ConfigurationError, KeysUnavailableError, MissingTokenError
+from fastapi_kc._health import Health, assess, health_router
 from fastapi_kc._http import FetchError, create_http_client, get_json
 from fastapi_kc._introspection import Introspector
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._keys import KeySet, key_set_from_jwks
+from fastapi_kc._logs import log_refusal
+from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc._principal import Principal
 from fastapi_kc._revocation_face import RevocationFace
 from fastapi_kc._revocations import RevocationList
@@ -52,6 +56,8 @@ class KeycloakAuth(Dependencies, RevocationFace):
     `scheme_name` names this auth's two OpenAPI schemes (`KeycloakBearer.<name>`,
     `KeycloakLogin.<name>`); by default the realm and audiences, so that two auths in one
     application stay apart in Swagger UI.
+    `metrics` receives what happens (a `fastapi_kc.metrics` adapter such as
+    `PrometheusMetrics()`); nothing is counted without one.
 
     Raises:
         ConfigurationError: from the constructor for invalid settings, from start-up when
@@ -67,11 +73,14 @@ class KeycloakAuth(Dependencies, RevocationFace):
         principal_class: type[Principal] = Principal,
         revocation_store: RevocationStore | None = None,
         scheme_name: str | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
         if not (isinstance(principal_class, type) and issubclass(principal_class, Principal)):
             raise ConfigurationError(f"principal_class must be Principal or a subclass of it, not {principal_class!r}")
         self.settings = settings if settings is not None else KeycloakSettings()
         self.principal_class = principal_class
+        self.metrics: MetricsSink = NO_METRICS if metrics is None else metrics
+        """Where events are counted: the adapter given, or a sink that does nothing."""
         self._injected_client = http_client
         self._client: httpx.AsyncClient | None = None
         self._clock = clock
@@ -81,7 +90,10 @@ class KeycloakAuth(Dependencies, RevocationFace):
             cooldown=self.settings.jwks_cooldown_seconds,
             max_age=self.settings.jwks_max_age_seconds,
             max_stale=self.settings.jwks_max_stale_seconds,
+            url=self.settings.jwks_url,
+            metrics=self.metrics,
         )
+        self.metrics.watch_key_set_age(self._keys.age)
         self.revocations = RevocationList(clock)
         """The local view of ended sessions every request is checked against (fed by the store)."""
         self.public_paths: frozenset[str] = frozenset()
@@ -93,7 +105,9 @@ class KeycloakAuth(Dependencies, RevocationFace):
             self._introspection()  # fails now, not at the first request, without client credentials
         self._injected_store = revocation_store
         self._store: RevocationStore | None = None
-        self._verifier = TokenVerifier(self.settings, self._keys, clock, principal_class, self.revocations)
+        self._verifier = TokenVerifier(
+            self.settings, self._keys, clock, principal_class, self.revocations, metrics=self.metrics
+        )
         self._users = 0
         self._start_lock: asyncio.Lock | None = None
         self._retry_start_at = float("-inf")
@@ -238,11 +252,23 @@ class KeycloakAuth(Dependencies, RevocationFace):
                 503 when its key is unknown and Keycloak cannot be reached, or when this first
                 use had to start the auth and the start failed.
         """
+        try:
+            return await self._verify(token)
+        except AuthError as exc:
+            self._refused(exc, None)
+            raise
+
+    async def _verify(self, token: str) -> Principal:
         if not self._users:
             await self._start_on_first_use()
         if self._introspector is not None and self._introspect_all:
             return await self._verifier.verify_introspected(token, self._introspector.claims)
         return await self._verifier.verify(token)
+
+    def _refused(self, error: AuthError, scope: Scope | None) -> None:
+        """Count and log a refusal once, where the request (if any) is known."""
+        self.metrics.refused(error.reason)
+        log_refusal(error, scope)
 
     def require_active(self) -> PrincipalDependency:
         """A dependency for routes that must know at once that the session still exists.
@@ -261,7 +287,8 @@ class KeycloakAuth(Dependencies, RevocationFace):
             try:
                 await introspector.claims(bearer_token(connection.scope["headers"]))
             except AuthError as exc:
-                logger.info("request refused: reason=%s status=%d: %s", exc.reason, exc.status_code, exc.description)
+                self.metrics.refused(exc.reason)
+                log_refusal(exc, connection.scope, logging.INFO)  # Keycloak's verdict: worth a line
                 raise self.http_exception(exc) from exc
             return principal
 
@@ -269,22 +296,63 @@ class KeycloakAuth(Dependencies, RevocationFace):
 
     def _introspection(self) -> Introspector:
         if self._introspector is None:
-            self._introspector = Introspector(self.settings, lambda: self._client, self._clock)
+            self._introspector = Introspector(self.settings, lambda: self._client, self._clock, self.metrics)
         return self._introspector
 
-    async def authenticate(self, headers: list[tuple[bytes, bytes]]) -> Principal:
-        """The caller of a request, from its raw ASGI headers.
+    async def authenticate(
+        self, headers: list[tuple[bytes, bytes]], scope: Scope | None = None, optional: bool = False
+    ) -> Principal:
+        """The caller of a request, from its raw ASGI headers; `scope` names the request in the log.
+
+        With `optional`, a request without a bearer token (`MissingTokenError`) is raised as
+        ever but is no refusal: neither logged nor counted (anonymous callers of optional routes).
 
         Raises:
             AuthError: no or malformed Authorization header, or a token `verify` refuses.
         """
         try:
-            token = bearer_token(headers)
+            return await self._verify(bearer_token(headers))
         except AuthError as exc:
-            # Requests without credentials are routine (browsers probe, health checks): debug only.
-            logger.debug("request refused: reason=%s status=%d: %s", exc.reason, exc.status_code, exc.description)
+            if not (optional and isinstance(exc, MissingTokenError)):
+                self._refused(exc, scope)
             raise
-        return await self.verify(token)
+
+    # --- health --------------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        """Whether this service can verify tokens now, and if not, why: for readiness probes.
+
+        Not ready before start, while no key set was ever loaded, or once the keys are older
+        than `jwks_max_stale_seconds`. A probe of a started service also starts a key-set
+        refresh when one is due, so a service without traffic keeps its keys fresh.
+        """
+        if self._users:
+            self._keys.refresh_if_due()
+        error = self._keys.last_error
+        return assess(
+            self.settings,
+            started=self.started,
+            keys=len(self._keys.keys or ()),
+            age=self._keys.age(),
+            error=error.diagnosis if error is not None else None,
+            revocation_store=self.revocation_state,
+        )
+
+    def health_router(self, path: str = "/health/ready", *, details: bool = False) -> APIRouter:
+        """`GET path` for readiness probes: 200 `{"ready": true}`, or 503 `{"ready": false}`.
+
+        `details=True` adds the whole `health()` report (key-set age, last fetch error, problems
+        and their fixes; these name internal URLs, so keep such a route away from the internet).
+        The path needs no token: it joins `auth.public_paths`, which `KeycloakMiddleware` lets
+        through. Include the router without a prefix.
+
+        Raises:
+            ConfigurationError: `path` does not start with `/`.
+        """
+        if not path.startswith("/"):
+            raise ConfigurationError(f"health_router(path={path!r}): the path must start with /")
+        self.public_paths = self.public_paths | {path}
+        return health_router(self.health, path, details=details)
 
     # --- I/O -----------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import time
 import typing
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -23,16 +22,16 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from fastapi_kc._errors import AuthError, InsufficientScopeError, InsufficientUserAuthenticationError, MissingTokenError
+from fastapi_kc._logs import log_forbidden
+from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc._openapi import LoginScheme, PrincipalScheme, document, scheme_names
 from fastapi_kc._principal import Principal
 from fastapi_kc._responses import http_form
 from fastapi_kc._settings import KeycloakSettings
 from fastapi_kc._step_up import StepUpCheck, acr_check, auth_age_check
-from fastapi_kc._text import printable
 
-logger = logging.getLogger("fastapi_kc")
-
-Authenticate = Callable[[list[tuple[bytes, bytes]]], Awaitable[Principal]]
+# (headers, scope, optional): with `optional`, a request without a bearer token is no refusal.
+Authenticate = Callable[[list[tuple[bytes, bytes]], Scope, bool], Awaitable[Principal]]
 PrincipalDependency = Callable[..., Awaitable[Principal]]
 F = TypeVar("F", bound=Callable[..., Any])
 _DECORATOR_PARAMETER = "_fastapi_kc_principal"
@@ -61,6 +60,8 @@ class Dependencies:
     claim must hold each scope, or the answer is 403 `insufficient_scope` naming the missing
     ones in the challenge (RFC 6750 §3).
     """
+
+    metrics: MetricsSink = NO_METRICS
 
     def __init__(
         self,
@@ -116,7 +117,7 @@ class Dependencies:
     async def _resolve(self, connection: HTTPConnection, optional: bool = False) -> Principal | None:
         scope = connection.scope
         try:
-            principal = await self._authenticate(scope["headers"])
+            principal = await self._authenticate(scope["headers"], scope, optional)
         except MissingTokenError as exc:
             if optional:
                 return None
@@ -131,13 +132,18 @@ class Dependencies:
             scope.setdefault(_PRINCIPALS, {})[self._binding] = principal
         return principal
 
-    def _check_scopes(self, principal: Principal, required: Iterable[str]) -> None:
+    def _check_scopes(self, principal: Principal, required: Iterable[str], scope: Scope) -> None:
         held = principal.scopes
         missing = tuple(dict.fromkeys(scope for scope in required if scope not in held))
         if missing:
             refusal = f"requires scope(s) {' '.join(missing)}"
-            logger.info("request refused: reason=forbidden status=403 subject=%s: %s", principal.subject, refusal)
+            self._forbidden(principal, refusal, scope)
             raise self.http_exception(InsufficientScopeError(refusal, reason="forbidden", scope=missing))
+
+    def _forbidden(self, principal: Principal, refusal: str, scope: Scope, error: AuthError | None = None) -> None:
+        """Count and log a refusal of a verified caller (a 403, or a step-up 401), naming the route."""
+        self.metrics.refused(error.reason if error is not None else "forbidden")
+        log_forbidden(principal.subject, principal.authorized_party, refusal, scope, error)
 
     def http_exception(self, error: AuthError) -> HTTPException:
         """`error` as the HTTPException FastAPI answers with: status, challenge, description.
@@ -150,11 +156,11 @@ class Dependencies:
     def _requiring(self, check: Callable[[Principal], bool], refusal: str) -> PrincipalDependency:
         principal_dependency = self.principal
 
-        async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
+        async def dependency(
+            connection: HTTPConnection, principal: Principal = Depends(principal_dependency)
+        ) -> Principal:
             if not check(principal):
-                logger.info(
-                    "request refused: reason=forbidden status=403 subject=%s: %s", printable(principal.subject), refusal
-                )
+                self._forbidden(principal, refusal, connection.scope)
                 raise self.http_exception(InsufficientScopeError(refusal, reason="forbidden"))
             return principal
 
@@ -235,12 +241,13 @@ class Dependencies:
     def _stepping_up(self, check: StepUpCheck) -> PrincipalDependency:
         principal_dependency = self.principal
 
-        async def dependency(principal: Principal = Depends(principal_dependency)) -> Principal:
+        async def dependency(
+            connection: HTTPConnection, principal: Principal = Depends(principal_dependency)
+        ) -> Principal:
             try:
                 check(principal, self._step_up_clock())
             except InsufficientUserAuthenticationError as exc:
-                subject, reason = printable(principal.subject), exc.reason
-                logger.info("request refused: reason=%s status=401 subject=%s: %s", reason, subject, exc.description)
+                self._forbidden(principal, exc.description, connection.scope, exc)
                 raise self.http_exception(exc) from exc
             return principal
 
@@ -275,7 +282,7 @@ class _PrincipalDependency(PrincipalScheme):
         dependencies = self._dependencies
         found = dependencies._reuse(connection.scope) or await dependencies._resolve(connection)
         if security_scopes.scopes:
-            dependencies._check_scopes(found, security_scopes.scopes)
+            dependencies._check_scopes(found, security_scopes.scopes, connection.scope)
         return found
 
 
@@ -296,7 +303,7 @@ class _OptionalPrincipalDependency(PrincipalScheme):
             if found is None:
                 return None
         if security_scopes.scopes:
-            dependencies._check_scopes(found, security_scopes.scopes)
+            dependencies._check_scopes(found, security_scopes.scopes, connection.scope)
         return found
 
 

@@ -19,7 +19,10 @@ they can go into a `WWW-Authenticate` header as they are.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 # RFC 6750 §3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E (no '"' and no '\').
 _NOT_IN_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
@@ -67,6 +70,12 @@ class AuthError(KeycloakError):
     status_code: int = 401
     error: str = "invalid_token"
     headers: dict[str, str] | None = None
+    # For the refusal's log line only, never for the client; set where the cause is known (the
+    # verifier): the level, the doctor's explanation, and fields a log pipeline indexes (`kid`,
+    # `issuer`, `subject`, `client`), claim values escaped.
+    log_level: int = logging.INFO
+    log_detail: str | None = None
+    log_fields: Mapping[str, object] = MappingProxyType({})
 
     def __init__(self, description: str, *, reason: str = "invalid") -> None:
         self.description = header_safe(description)

@@ -25,6 +25,7 @@ import httpx
 from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._errors import ConfigurationError, InvalidTokenError, UnavailableError
 from fastapi_kc._http import MAX_DOCUMENT_BYTES, REQUEST_HEADERS, UnsupportedEncodingError, read_bounded
+from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc._settings import KeycloakSettings
 
 logger = logging.getLogger("fastapi_kc")
@@ -42,7 +43,9 @@ class Introspector:
         settings: KeycloakSettings,
         client: Callable[[], httpx.AsyncClient | None],
         clock: Callable[[], float],
+        metrics: MetricsSink = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         try:
             self._client_auth = ClientAuthenticator(settings, clock=clock)
         except ConfigurationError as exc:
@@ -100,16 +103,30 @@ class Introspector:
                 raw = await read_bounded(response, MAX_DOCUMENT_BYTES)
                 status = response.status_code
         except (TimeoutError, httpx.HTTPError, UnsupportedEncodingError) as exc:
-            logger.warning("token introspection at %s failed: %s", self._url, type(exc).__name__)
+            self._metrics.introspection_request("error")
+            logger.warning(
+                "token introspection at %s failed: %s",
+                self._url,
+                type(exc).__name__,
+                extra={"event": "introspection", "result": "error", "url": self._url, "status": None},
+            )
             raise UnavailableError(
                 "token cannot be checked with Keycloak now", reason="introspection_unavailable"
             ) from None
         body = _json_object(raw) if raw is not None else None
         if status != 200 or body is None or not isinstance(body.get("active"), bool):
             # 401 here means this service's own client id or secret is wrong: an operator's problem.
-            logger.warning("token introspection at %s answered HTTP %d without a usable answer", self._url, status)
+            self._metrics.introspection_request("error")
+            logger.warning(
+                "token introspection at %s answered HTTP %d without a usable answer",
+                self._url,
+                status,
+                extra={"event": "introspection", "result": "error", "url": self._url, "status": status},
+            )
             raise UnavailableError("token cannot be checked with Keycloak now", reason="introspection_unavailable")
-        if body["active"] is not True:
+        active = body["active"] is True
+        self._metrics.introspection_request("active" if active else "inactive")
+        if not active:
             return None
         return {name: value for name, value in body.items() if name not in _RESPONSE_ONLY}
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from fastapi_kc._errors import KeysUnavailableError
 from fastapi_kc._http import FetchError
 from fastapi_kc._keys import KeySet, VerificationKey
+from fastapi_kc._metrics import NO_METRICS, MetricsSink
 
 logger = logging.getLogger("fastapi_kc")
 
@@ -33,8 +34,12 @@ class KeySetCache:
         cooldown: float,
         max_age: float,
         max_stale: float,
+        url: str = "",
+        metrics: MetricsSink = NO_METRICS,
     ) -> None:
         self._fetch = fetch
+        self._url = url
+        self._metrics = metrics
         self._clock = clock
         self._cooldown = cooldown
         self._max_age = max_age
@@ -48,6 +53,26 @@ class KeySetCache:
     @property
     def keys(self) -> KeySet | None:
         return self._keys
+
+    @property
+    def last_error(self) -> FetchError | None:
+        """Why the last fetch failed; None once a fetch has succeeded again."""
+        return self._last_error
+
+    def age(self) -> float | None:
+        """Seconds since the last successful fetch; None while no key set was ever loaded."""
+        return None if self._keys is None else self._clock() - self._fetched_at
+
+    def refresh_if_due(self) -> None:
+        """Start a background refresh when the set is older than `max_age` (as a request would).
+
+        Only from inside the event loop (a health probe's); elsewhere it does nothing.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.lookup("")
 
     async def load(self) -> KeySet:
         """The first fetch, at start-up; its failure is the caller's to report.
@@ -113,17 +138,24 @@ class KeySetCache:
             keys = await self._fetch(self._keys)
         except FetchError as exc:
             self._last_error = exc
-            logger.warning("key set fetch failed; known keys keep serving: %s", exc.diagnosis.problem)
+            self._metrics.key_set_fetch("error")
+            logger.warning(
+                "key set fetch failed; known keys keep serving: %s",
+                exc.diagnosis.problem,
+                extra={"event": "key_set_fetch", "result": "error", "url": self._url, "status": exc.status_code},
+            )
             return exc
         finally:
             self._inflight = None
         removed = set(self._keys.keys) - set(keys.keys) if self._keys is not None else set()
         self._keys, self._fetched_at, self._last_error = keys, self._clock(), None
+        self._metrics.key_set_fetch("ok")
         logger.info(
             "key set fetched: %d signing key(s): %s%s",
             len(keys),
             keys.describe(),
             f"; no longer trusted: {', '.join(sorted(removed))}" if removed else "",
+            extra={"event": "key_set_fetch", "result": "ok", "url": self._url, "kids": sorted(keys.keys)},
         )
         for reason in keys.skipped:
             # Routine for Keycloak (its JWKS also lists an encryption key), so not a warning.

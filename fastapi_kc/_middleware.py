@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
 from fastapi_kc._credentials import CredentialSource, has_authorization
-from fastapi_kc._errors import AuthError, ConfigurationError
+from fastapi_kc._errors import AuthError, ConfigurationError, MissingTokenError
 from fastapi_kc._issuers import AuthByIssuer
 from fastapi_kc._paths import PublicPaths, Rule
 from fastapi_kc._principal import Principal
@@ -156,15 +156,19 @@ class KeycloakMiddleware:
         try:
             headers = await self._credential_headers(scope)
             auth = self._auths.choose(headers)
-            principal = await auth.authenticate(headers)
+            # `optional`: a request without a token is recorded below, once it is known not public.
+            principal = await auth.authenticate(headers, scope, True)
         except AuthError as exc:
             if self._is_public(scope):
                 # A public path answers anyway, to an anonymous caller (no token, a bad one, or
-                # Keycloak unreachable). The refusal is logged by the verifier as usual.
+                # Keycloak unreachable). A bad token's refusal is logged and counted as usual; no
+                # token at all is not a refusal here (probes, metric scrapes).
                 scope["user"] = UnauthenticatedUser()
                 scope["auth"] = AuthCredentials()
                 await self.app(scope, receive, send)
             else:
+                if isinstance(exc, MissingTokenError):
+                    auth._refused(exc, scope)
                 await self._refuse(scope, receive, send, exc, auth.settings.realm)
             return
         scope["user"] = principal

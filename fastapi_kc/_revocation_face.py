@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi_kc._errors import ConfigurationError
 from fastapi_kc._jwks import KeySetCache
+from fastapi_kc._metrics import MetricsSink
 from fastapi_kc._revocations import Revocation, RevocationList
 from fastapi_kc._settings import KeycloakSettings, env_name
 
@@ -29,6 +30,7 @@ class RevocationFace:
     settings: KeycloakSettings
     revocations: RevocationList
     public_paths: frozenset[str]
+    metrics: MetricsSink
     _keys: KeySetCache
     _clock: Callable[[], float]
     _injected_store: RevocationStore | None
@@ -100,7 +102,7 @@ class RevocationFace:
         if not path.startswith("/"):
             raise ConfigurationError(f"backchannel_logout_router(path={path!r}): the path must start with /")
         self.public_paths = self.public_paths | {path}
-        return logout_router(validator, self._logout, path)
+        return logout_router(validator, self._logout, path, self.metrics)
 
     async def _logout(self, claims: LogoutClaims) -> None:
         from fastapi_kc.revocation._logout_token import MAX_AGE, InvalidLogoutTokenError

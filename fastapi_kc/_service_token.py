@@ -23,6 +23,7 @@ from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._diagnostics import Diagnosis, token_request_refused
 from fastapi_kc._errors import TokenRequestError
 from fastapi_kc._http import create_http_client
+from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc._settings import KeycloakSettings
 from fastapi_kc._token_endpoint import CachedToken as _Token
 from fastapi_kc._token_endpoint import DescribeRefusal, post_token_form
@@ -40,7 +41,8 @@ class ServiceTokenClient:
     `async with ServiceTokenClient(settings) as client: await client.get_token()`;
     `client.auth()` attaches its tokens to outgoing requests of an `httpx.AsyncClient` or an
     `httpx2.AsyncClient`. The client authenticates as `KEYCLOAK_CLIENT_AUTH_METHOD` says: its
-    secret, or an assertion signed with its key.
+    secret, or an assertion signed with its key. `metrics` (a `fastapi_kc.metrics` adapter,
+    possibly the one of `KeycloakAuth`) counts its requests to the token endpoint by result.
 
     Raises:
         ConfigurationError: the client id, secret or key is not configured or unusable.
@@ -55,10 +57,12 @@ class ServiceTokenClient:
         renew_before_seconds: float = 30.0,
         max_attempts: int = 3,
         backoff_seconds: float = 0.25,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.settings = settings if settings is not None else KeycloakSettings()
         self._client_auth = ClientAuthenticator(self.settings)
         self._client_id = self._client_auth.client_id
+        self._metrics: MetricsSink = NO_METRICS if metrics is None else metrics
         self._injected_client = http_client
         self._http: httpx.AsyncClient | None = None
         self._clock = clock
@@ -186,7 +190,17 @@ class ServiceTokenClient:
         if self._inflight is task:
             self._inflight = None
         if not task.cancelled() and (exc := task.exception()) is not None:
-            logger.warning("service token request failed: %s", exc)
+            status = exc.status_code if isinstance(exc, TokenRequestError) else None
+            logger.warning(
+                "service token request failed: %s",
+                exc,
+                extra={
+                    "event": "service_token_request",
+                    "result": "failed",
+                    "status": status,
+                    "client": self._client_id,
+                },
+            )
 
     async def _renew(self) -> _Token:
         token = await self._with_retries({"grant_type": "client_credentials"}, self._describe_refusal)
@@ -199,8 +213,9 @@ class ServiceTokenClient:
     async def _with_retries(self, form: dict[str, str], describe: DescribeRefusal) -> _Token:
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return await self._request(form, describe)
+                token = await self._request(form, describe)
             except TokenRequestError as exc:
+                self._record(form, exc)
                 wait = getattr(exc, "retry_after", None)
                 if exc.status_code is not None and exc.status_code not in _RETRYABLE:
                     raise
@@ -212,7 +227,39 @@ class ServiceTokenClient:
                     self._not_before = self._clock() + wait
                     raise
                 await asyncio.sleep(wait if wait is not None else self._backoff * 2 ** (attempt - 1))
+            else:
+                self._metrics.service_token_request("ok")
+                logger.debug(
+                    "token obtained for client %s (%s)",
+                    self._client_id,
+                    form["grant_type"],
+                    extra=self._fields(form, "ok", 200, None),
+                )
+                return token
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record(self, form: dict[str, str], exc: TokenRequestError) -> None:
+        """Count and log one failed token request: `refused` when Keycloak answered no, else `error`."""
+        status = exc.status_code
+        result = "refused" if status is not None and 400 <= status < 500 and status != 429 else "error"
+        self._metrics.service_token_request(result)
+        logger.info(
+            "token request %s: %s",
+            result if result == "refused" else "failed",
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            extra=self._fields(form, result, status, exc.error),
+        )
+
+    def _fields(self, form: dict[str, str], result: str, status: int | None, error: str | None) -> dict[str, object]:
+        grant = form.get("grant_type", "")
+        return {
+            "event": "service_token_request",
+            "grant": grant.rsplit(":", 1)[-1],
+            "result": result,
+            "status": status,
+            "error": error,
+            "client": self._client_id,
+        }
 
     async def _request(self, form: dict[str, str], describe: DescribeRefusal) -> _Token:
         if self._http is None:

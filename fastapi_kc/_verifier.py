@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any, NamedTuple
 
 from fastapi_kc._claims import check_access_token, check_issuer, check_times
@@ -18,11 +19,12 @@ from fastapi_kc._errors import AuthError, InvalidTokenError
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._jws import b64url_decode, decode_json_object, parse_compact, verify_signature
 from fastapi_kc._keys import VerificationKey
+from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc._principal import Principal
 from fastapi_kc._revocations import RevocationList
 from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._text import printable
 
-logger = logging.getLogger("fastapi_kc")
 _WARNING_INTERVAL = 60.0  # seconds between two warnings of one configuration-type refusal
 
 
@@ -45,6 +47,8 @@ class TokenVerifier:
         clock: Callable[[], float],
         principal_class: type[Principal] = Principal,
         revocations: RevocationList | None = None,
+        *,
+        metrics: MetricsSink = NO_METRICS,
     ) -> None:
         self._keys = keys
         self._principal_class = principal_class
@@ -62,6 +66,9 @@ class TokenVerifier:
         self._cache_size = settings.token_cache_size
         self._cache: dict[str, _Verified] = {}
         self._warned_at: dict[str, float] = {}
+        # Bound once: the request path calls them without looking anything up.
+        self._cache_hit = metrics.token_cache_hit
+        self._verified = metrics.token_verified
 
     async def verify(self, token: str) -> Principal:
         """The caller behind `token`.
@@ -72,6 +79,8 @@ class TokenVerifier:
         """
         # One coroutine, no helper layers: this runs on every request.
         claims: dict[str, Any] | None = None
+        kid: str | None = None
+        started: float | None = None
         try:
             if not isinstance(token, str):
                 raise InvalidTokenError("token is not a string", reason="malformed")
@@ -84,10 +93,13 @@ class TokenVerifier:
                 if now <= hit.expires + self._leeway and self._keys.is_current(hit.key):
                     # Ended sessions are refused from the cache too: two dict look-ups, no I/O.
                     self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
+                    self._cache_hit()
                     return hit.principal
                 del self._cache[token]
 
+            started = perf_counter()
             parsed = parse_compact(token, allowed_algorithms=self._algorithms)
+            kid = parsed.kid
             key = self._keys.lookup(parsed.kid) or await self._keys.resolve_unknown(parsed.kid)
             if key is None:
                 raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
@@ -105,9 +117,12 @@ class TokenVerifier:
             )  # fmt: skip
             self._remember(token, verified)
             self.revocations.check(verified.session_id, verified.subject, verified.issued_at)
+            self._verified(perf_counter() - started, True)
             return principal
         except AuthError as exc:
-            self._log_refusal(exc, claims)
+            if started is not None:
+                self._verified(perf_counter() - started, False)
+            self._explain(exc, claims, kid)
             raise
 
     async def verify_introspected(
@@ -126,11 +141,13 @@ class TokenVerifier:
             UnavailableError: Keycloak gave no usable introspection answer.
         """
         claims: dict[str, Any] | None = None
+        kid: str | None = None
         try:
             if not isinstance(token, str) or len(token) > self._max_bytes:
                 raise InvalidTokenError("token is malformed or too large", reason="malformed")
             now = self._clock()
             parsed = parse_compact(token, allowed_algorithms=self._algorithms)
+            kid = parsed.kid
             key = self._keys.lookup(parsed.kid) or await self._keys.resolve_unknown(parsed.kid)
             if key is None:
                 raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
@@ -147,16 +164,27 @@ class TokenVerifier:
             )  # fmt: skip
             return self._principal_class.from_claims(claims, verified_by=self.binding)
         except AuthError as exc:
-            self._log_refusal(exc, claims)
+            self._explain(exc, claims, kid)
             raise
 
-    def _log_refusal(self, error: AuthError, claims: dict[str, Any] | None) -> None:
-        """One line per refusal, worded as `fastapi-kc doctor` words it; never the token itself."""
+    def _explain(self, error: AuthError, claims: dict[str, Any] | None, kid: str | None) -> None:
+        """What the refusal's log line says, worded as `fastapi-kc doctor` words it; never the token itself.
+
+        The line is written once, where the request is known (`_logs.log_refusal`), with these
+        fields for a log pipeline.
+        """
         detail = error.description
+        fields: dict[str, object] = {}
+        if kid is not None:
+            fields["kid"] = printable(kid)
         if claims is not None:
             diagnosis = token_refused(self._settings, error.reason, error.description, claims)
             # Claim values in the diagnosis are escaped and bounded where it is written (`_text.printable`).
             detail = f"{diagnosis.problem}; found: {diagnosis.evidence}; fix: {diagnosis.fix}"
+            # The signature verified: these claims are the realm's, and say whose token it was.
+            for field, claim in (("subject", "sub"), ("client", "azp"), ("issuer", "iss")):
+                if claim in claims and (field != "issuer" or error.reason == "issuer"):
+                    fields[field] = printable(claims[claim], 200)
         # Issuer and audience refusals of realm-signed tokens are configuration problems (field notes
         # §1, §2): worth a warning. The rest is what clients and attackers send every day.
         # Rate-limited: anyone holding a token of another client could otherwise flood the log.
@@ -166,7 +194,7 @@ class TokenVerifier:
             if now - self._warned_at.get(error.reason, float("-inf")) >= _WARNING_INTERVAL:
                 self._warned_at[error.reason] = now
                 level = logging.WARNING
-        logger.log(level, "token refused: reason=%s status=%d: %s", error.reason, error.status_code, detail)
+        error.log_level, error.log_detail, error.log_fields = level, detail, fields
 
     def _remember(self, token: str, verified: _Verified) -> None:
         if self._cache_size <= 0:

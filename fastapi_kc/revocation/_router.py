@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from fastapi_kc._errors import AuthError
+from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc.revocation._logout_token import InvalidLogoutTokenError, LogoutClaims, LogoutTokenValidator
 from fastapi_kc.revocation._store import StoreUnavailableError
 
@@ -56,9 +57,19 @@ async def _form_token(request: Request) -> str:
     return tokens[0]
 
 
-def logout_router(validator: LogoutTokenValidator, logout: Logout, path: str) -> APIRouter:
-    """An `APIRouter` with the one public `POST path` route; `logout` records what a valid token asks."""
+def logout_router(
+    validator: LogoutTokenValidator, logout: Logout, path: str, metrics: MetricsSink = NO_METRICS
+) -> APIRouter:
+    """An `APIRouter` with the one public `POST path` route; `logout` records what a valid token asks.
+
+    Each call is counted by result (`metrics.revocation_received`): `accepted`, `invalid` (400),
+    `keys_unavailable` or `not_shared` (503).
+    """
     router = APIRouter()
+
+    def outcome(result: str, status: int) -> dict[str, object]:
+        metrics.revocation_received(result)
+        return {"event": "backchannel_logout", "result": result, "status": status, "path": path}
 
     async def backchannel_logout(request: Request) -> Response:
         try:
@@ -66,18 +77,23 @@ def logout_router(validator: LogoutTokenValidator, logout: Logout, path: str) ->
             claims = await validator.validate(token)
             await logout(claims)
         except InvalidLogoutTokenError as exc:
-            logger.warning("back-channel logout refused: %s", exc.description)
+            logger.warning("back-channel logout refused: %s", exc.description, extra=outcome("invalid", 400))
             return _error(400, "invalid_request", exc.description)
         except AuthError as exc:  # the key cannot be learnt now: Keycloak itself is unreachable
-            logger.warning("back-channel logout not processed: %s", exc.description)
+            logger.warning(
+                "back-channel logout not processed: %s", exc.description, extra=outcome("keys_unavailable", 503)
+            )
             return _error(503, "temporarily_unavailable", exc.description)
         except StoreUnavailableError as exc:
-            logger.warning("back-channel logout applied on this replica only: %s", exc)
+            logger.warning(
+                "back-channel logout applied on this replica only: %s", exc, extra=outcome("not_shared", 503)
+            )
             return _error(503, "temporarily_unavailable", "logout applied here, but not shared with other replicas")
         logger.info(
             "back-channel logout: session %s, subject %s",
             "named" if claims.session_id else "not named",
             "named" if claims.subject else "not named",
+            extra=outcome("accepted", 200),
         )
         return Response(status_code=200, headers=_NO_STORE)
 

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from fastapi_kc import KeycloakAuth, KeycloakSettings, Principal
+from fastapi_kc.metrics import CountingMetrics
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import AUDIENCE, ISSUER, PUBLIC_URL, SigningKey, mint, service_claims, user_claims
 
@@ -458,8 +459,10 @@ def test_swagger_ui_logs_in_with_pkce_and_no_secret(auth: KeycloakAuth, client: 
 
 
 def test_a_route_with_two_dependencies_verifies_the_token_once(
-    auth: KeycloakAuth, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, object], signing_key: SigningKey
 ) -> None:
+    verifications = CountingMetrics()  # counts every verification: full, or answered from the cache
+    auth = KeycloakAuth(KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), metrics=verifications)
     app = FastAPI(lifespan=auth.lifespan)
 
     @app.get("/both")
@@ -470,18 +473,10 @@ def test_a_route_with_two_dependencies_verifies_the_token_once(
     ) -> dict[str, bool]:
         return {"same": customer is profile is caller}
 
-    calls: list[str] = []
-    verify = auth.verify
-
-    async def counting_verify(token: str) -> Principal:
-        calls.append(token)
-        return await verify(token)
-
-    monkeypatch.setattr(auth, "verify", counting_verify)
     with TestClient(app) as client:
         response = client.get("/both", headers=bearer(mint(user_claims(), signing_key)))
     assert response.json() == {"same": True}
-    assert len(calls) == 1
+    assert verifications.cache_misses + verifications.cache_hits == 1
 
 
 def test_an_unknown_key_while_keycloak_is_down_is_a_503_with_retry_after(

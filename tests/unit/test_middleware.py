@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
+from fastapi_kc.metrics import CountingMetrics
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import AUDIENCE, SigningKey, mint, user_claims
 
@@ -156,8 +157,10 @@ def test_starlettes_requires_decorator_checks_the_grants(
 
 
 def test_dependencies_reuse_the_middlewares_principal(
-    auth: KeycloakAuth, token: str, monkeypatch: pytest.MonkeyPatch
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, object], token: str
 ) -> None:
+    verifications = CountingMetrics()  # counts every verification: full, or answered from the cache
+    auth = KeycloakAuth(KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), metrics=verifications)
     app = FastAPI()
     app.add_middleware(KeycloakMiddleware, auth=auth)
 
@@ -169,18 +172,10 @@ def test_dependencies_reuse_the_middlewares_principal(
     ) -> dict[str, bool]:
         return {"same": caller is reader is request.user}
 
-    calls: list[str] = []
-    verify = auth.verify
-
-    async def counting_verify(raw: str) -> Principal:
-        calls.append(raw)
-        return await verify(raw)
-
-    monkeypatch.setattr(auth, "verify", counting_verify)
     with TestClient(app) as client:
         for _ in range(3):
             assert client.get("/orders", headers=bearer(token)).json() == {"same": True}
-    assert len(calls) == 3
+    assert verifications.cache_misses + verifications.cache_hits == 3
 
 
 # --- WebSocket ----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
+from fastapi_kc.metrics import CountingMetrics
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 
@@ -152,8 +153,10 @@ def test_a_websocket_on_a_public_path_has_a_user(client: TestClient) -> None:
 
 
 def test_a_dependency_on_a_public_path_reuses_the_principal_the_middleware_read(
-    auth: KeycloakAuth, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], signing_key: SigningKey
 ) -> None:
+    verifications = CountingMetrics()  # counts every verification (full, or from the cache) and refusal
+    auth = KeycloakAuth(KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), metrics=verifications)
     app = FastAPI()
     app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=["/maybe"])
 
@@ -161,19 +164,12 @@ def test_a_dependency_on_a_public_path_reuses_the_principal_the_middleware_read(
     async def maybe(request: Request, caller: Principal | None = Depends(auth.optional_principal)) -> Any:
         return {"subject": caller.subject if caller else None, "same": caller is request.user}
 
-    calls: list[str] = []
-    verify = auth.verify
-
-    async def counting_verify(raw: str) -> Principal:
-        calls.append(raw)
-        return await verify(raw)
-
-    monkeypatch.setattr(auth, "verify", counting_verify)
     with TestClient(app) as client:
         assert client.get("/maybe").json() == {"subject": None, "same": False}
+        assert verifications.cache_misses + verifications.cache_hits == 0 and verifications.refusals == {}
         token = mint(user_claims(), signing_key)
         assert client.get("/maybe", headers=bearer(token)).json() == {"subject": "0b5c6e1a-user-mario", "same": True}
-    assert calls == [token]
+    assert verifications.cache_misses + verifications.cache_hits == 1
 
 
 # --- issue 14: public rules may name a method ------------------------------------------------------
