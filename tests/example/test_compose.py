@@ -133,6 +133,11 @@ def test_app_environment_builds_valid_settings_for_the_realm(
     assert secret == _client(realm, "shop-api")["secret"]
 
 
+def test_the_pages_login_secret_is_the_realms_for_shop_bff(app_env: dict[str, str], realm: dict[str, Any]) -> None:
+    assert app_env["SHOP_LOGIN_CLIENT_SECRET"] == _client(realm, "shop-bff")["secret"]
+    assert len(app_env["SHOP_SESSION_SECRET"]) >= 32
+
+
 def test_swagger_ui_origin_is_allowed_by_the_web_client(realm: dict[str, Any]) -> None:
     web = _client(realm, "web")
     assert web.get("publicClient") is True, "Swagger UI holds no secret: `web` must be public"
@@ -148,8 +153,9 @@ def test_dockerfile_installs_the_package_and_runs_the_example_app() -> None:
     install = r'RUN pip install (\S+ )*"?\.(\[(?P<extras>[a-z,]+)\])?"?( |$)'
     matches = [m for line in lines if (m := re.match(install, line))]
     assert matches, "install the package"
-    # The replicas share revocations through Redis: the image needs the `redis` extra.
-    assert "redis" in (matches[0].group("extras") or "").split(",")
+    # The replicas share revocations through Redis: the image needs the `redis` extra; the pages'
+    # browser login needs `login`.
+    assert {"redis", "login"} <= set((matches[0].group("extras") or "").split(","))
     cmd = next(line for line in lines if line.startswith("CMD "))
     argv = json.loads(cmd[len("CMD ") :])
     assert argv[0] == "uvicorn"
