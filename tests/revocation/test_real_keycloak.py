@@ -46,9 +46,36 @@ class Cluster:
     def __init__(self, keycloak: KeycloakServer, a: Replica, b: Replica, recorder: LogoutRecorder) -> None:
         self.keycloak, self.a, self.b, self.recorder = keycloak, a, b, recorder
         self.admin = RealmAdmin(keycloak)
+        self._logged_out_at: dict[str, float] = {}
+
+    def logout(self, username: str) -> None:
+        """An administrator logs `username` out (Keycloak sends the logout tokens before returning)."""
+        self.admin.logout(username)
+        self._logged_out_at[username] = time.time()
+
+    def login(self, username: str, client_id: str = "web") -> str:
+        """A new access token of `username`. A logout revokes the subject's tokens issued up to its
+        second (`iat` has whole seconds): a login in that same second would be refused too, so a
+        login right after a logout waits for the next second."""
+        logged_out = self._logged_out_at.get(username)
+        if logged_out is not None and int(time.time()) <= int(logged_out):
+            time.sleep(int(logged_out) + 1.02 - time.time())
+        return user_token(self.keycloak, username, client_id=client_id)
 
     def statuses(self, token: str) -> tuple[int, int]:
         return self.a.get("/me", token)[0], self.b.get("/me", token)[0]
+
+    def end_earlier_sessions(self, username: str) -> None:
+        """End the sessions earlier tests left for `username`, without telling the replicas
+        (their logout tokens are held, unused), so that a test sees only its own."""
+        self.recorder.hold = True
+        try:
+            self.logout(username)
+        finally:
+            self.recorder.hold = False
+
+    def logouts_since(self, calls: int, audience: str) -> list[tuple[str, int, bytes]]:
+        return [call for call in self.recorder.calls[calls:] if _claims(call[0])["aud"] == audience]
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +100,15 @@ def cluster(keycloak: KeycloakServer) -> Iterator[Cluster]:
 
 
 def test_an_admin_logout_reaches_both_replicas_within_a_second_and_spares_luigi(cluster: Cluster) -> None:
-    mario = user_token(cluster.keycloak, "mario")
-    luigi = user_token(cluster.keycloak, "luigi")
+    cluster.end_earlier_sessions("mario")
+    mario = cluster.login("mario")
+    luigi = cluster.login("luigi")
     assert cluster.statuses(mario) == cluster.statuses(luigi) == (200, 200)
     calls = len(cluster.recorder.calls)
 
-    cluster.admin.logout("mario")  # Keycloak sends the logout token before this call returns
+    cluster.logout("mario")  # Keycloak sends the logout token before this call returns
 
-    assert [status for _, status, _ in cluster.recorder.calls[calls:]] == [200]  # received by replica a only
+    assert [status for _, status, _ in cluster.logouts_since(calls, "web")] == [200]  # received by replica a
     assert eventually(lambda: cluster.statuses(mario) == (401, 401), within=1.0)
     _, body = cluster.b.get("/me", mario)
     assert json.loads(body)["detail"] == "session ended"
@@ -88,11 +116,11 @@ def test_an_admin_logout_reaches_both_replicas_within_a_second_and_spares_luigi(
 
 
 def test_an_open_websocket_of_mario_is_closed_with_1008_after_his_logout(cluster: Cluster) -> None:
-    mario = user_token(cluster.keycloak, "mario")
+    mario = cluster.login("mario")
     url = f"ws://127.0.0.1:{cluster.b.port}/ws"
     with connect(url, additional_headers={"Authorization": f"Bearer {mario}"}, open_timeout=10) as ws:
         assert json.loads(ws.recv(timeout=10)) == {"hello": "mario"}
-        cluster.admin.logout("mario")  # received by replica a; this socket is on replica b
+        cluster.logout("mario")  # received by replica a; this socket is on replica b
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert closed.value.rcvd is not None
@@ -101,9 +129,9 @@ def test_an_open_websocket_of_mario_is_closed_with_1008_after_his_logout(cluster
 
 
 def test_a_replica_restarted_after_the_logout_still_refuses_from_what_redis_holds(cluster: Cluster) -> None:
-    mario = user_token(cluster.keycloak, "mario")
-    luigi = user_token(cluster.keycloak, "luigi")
-    cluster.admin.logout("mario")
+    mario = cluster.login("mario")
+    luigi = cluster.login("luigi")
+    cluster.logout("mario")
     assert eventually(lambda: cluster.statuses(mario) == (401, 401), within=1.0)
 
     cluster.b.restart()
@@ -118,13 +146,11 @@ def _unsigned(token: str) -> str:
 
 
 def test_replayed_or_unsigned_logout_tokens_are_refused_with_400_and_revoke_nothing(cluster: Cluster) -> None:
-    mario = user_token(cluster.keycloak, "mario")
-    cluster.recorder.hold = True  # keep Keycloak's genuine logout token unused
-    try:
-        cluster.admin.logout("mario")
-    finally:
-        cluster.recorder.hold = False
-    genuine = cluster.recorder.calls[-1][0]
+    cluster.end_earlier_sessions("mario")
+    mario = cluster.login("mario")
+    calls = len(cluster.recorder.calls)
+    cluster.end_earlier_sessions("mario")  # keeps Keycloak's genuine logout token unused
+    [(genuine, _, _)] = cluster.logouts_since(calls, "web")
 
     for forged in (genuine.rsplit(".", 1)[0] + ".", _unsigned(genuine), genuine[:-8] + "AAAAAAAA"):
         status, body = cluster.a.post_form("/backchannel-logout", {"logout_token": forged})
@@ -141,11 +167,12 @@ def test_replayed_or_unsigned_logout_tokens_are_refused_with_400_and_revoke_noth
 def test_a_logout_token_for_another_client_is_refused_with_400_and_revokes_nothing(cluster: Cluster) -> None:
     # Keycloak addresses a logout token to the client the session used: here legacy-portal, which
     # is not in KEYCLOAK_LOGOUT_AUDIENCE (web). Its token still opens the API (it has the api audience).
+    cluster.end_earlier_sessions("admin")  # e.g. a web session, whose valid logout would revoke admin
     cluster.admin.set_client_attributes("legacy-portal", **{"backchannel.logout.url": cluster.recorder.url})
-    admin = user_token(cluster.keycloak, "admin", client_id="legacy-portal")
+    admin = cluster.login("admin", client_id="legacy-portal")
     calls = len(cluster.recorder.calls)
 
-    cluster.admin.logout("admin")
+    cluster.logout("admin")
 
     [(token, status, body)] = cluster.recorder.calls[calls:]
     assert _claims(token)["aud"] == "legacy-portal"
@@ -161,7 +188,7 @@ def test_a_logout_token_of_another_issuer_is_refused_with_400_and_revokes_nothin
     # and their issuer is all that tells them apart. (User ids are unique across realms, so its
     # mario cannot share demo's mario's `sub`; the unit tests show a wrong-issuer token with the
     # very sid and sub of a live session revoking nothing.)
-    mario = user_token(cluster.keycloak, "mario")
+    mario = cluster.login("mario")
     with shared_key_realm(cluster) as other:
         cluster.keycloak.token("web", username="mario", password="other-password", realm="other")
         calls = len(cluster.recorder.calls)
