@@ -8,7 +8,7 @@ WORKDIR /srv
 # The library first (its layer changes less often than the example), then uvicorn with WebSocket support.
 COPY pyproject.toml README.md ./
 COPY fastapi_kc ./fastapi_kc
-RUN pip install ".[redis,login]" "uvicorn[standard]>=0.30"
+RUN pip install ".[redis,login,prometheus]" "uvicorn[standard]>=0.30"
 
 COPY example_app ./example_app
 USER nobody

@@ -2,7 +2,9 @@
 
 Who may call what (users and roles come from `keycloak_dev/realm-demo.json`):
 
-    GET  /health                 anyone (a public path of the middleware)
+    GET  /health                 anyone (a public path of the middleware): the process is alive
+    GET  /health/ready           anyone: 200 when tokens can be verified (keys loaded and fresh enough), else 503
+    GET  /metrics                anyone (restrict it at the proxy): Prometheus metrics of fastapi_kc
     GET  /docs, /openapi.json    anyone; Swagger UI logs in with the public client `web` (code + PKCE)
     GET  /me                     any signed-in user or service
     GET  /admin                  realm role `admin`
@@ -32,19 +34,21 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 
 from example_app.docs import add_swagger_ui
 from example_app.pages import add_pages
 from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal, ServiceTokenClient
 from fastapi_kc.login import BrowserLogin
+from fastapi_kc.metrics import PrometheusMetrics
 
 API_CLIENT = "api"  # the Keycloak client that stands for this API: its roles, and the `aud` we accept
 SERVICE_CLIENT = "shop-api"  # the confidential client whose service account may call /internal/*
 SWAGGER_CLIENT = "web"  # the public client Swagger UI logs in with (authorization code + PKCE)
 LOGIN_CLIENT = "shop-bff"  # the confidential client the pages log in through (fastapi_kc.login)
-PUBLIC_PATHS = ["/health", "/docs", "/docs/*", "/openapi.json", "/", "/auth/*"]
+PUBLIC_PATHS = ["/health", "/metrics", "/docs", "/docs/*", "/openapi.json", "/", "/auth/*"]
 
 
 def create_app(
@@ -69,8 +73,11 @@ def create_app(
     """
     settings = settings or KeycloakSettings()
     notify_url = notify_url or os.environ.get("SHOP_NOTIFY_URL", "http://127.0.0.1:8000")
-    auth = KeycloakAuth(settings, http_client=keycloak_client)
-    tokens = ServiceTokenClient(settings, http_client=keycloak_client)
+    # Metrics in a registry of this app's own (one app per process in production; tests build many).
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    auth = KeycloakAuth(settings, http_client=keycloak_client, metrics=metrics)
+    tokens = ServiceTokenClient(settings, http_client=keycloak_client, metrics=metrics)
     # Browser login for the pages: tokens stay on the server, the browser gets a session cookie.
     login = BrowserLogin(
         auth,
@@ -119,6 +126,13 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    # Readiness for the orchestrator: 503 while the keys were never loaded or are too old.
+    app.include_router(auth.health_router("/health/ready"))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/me")
     async def me(user: Annotated[Principal, Depends(auth.principal)]) -> dict[str, Any]:

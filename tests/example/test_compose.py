@@ -154,8 +154,8 @@ def test_dockerfile_installs_the_package_and_runs_the_example_app() -> None:
     matches = [m for line in lines if (m := re.match(install, line))]
     assert matches, "install the package"
     # The replicas share revocations through Redis: the image needs the `redis` extra; the pages'
-    # browser login needs `login`.
-    assert {"redis", "login"} <= set((matches[0].group("extras") or "").split(","))
+    # browser login needs `login`; its /metrics needs `prometheus`.
+    assert {"redis", "login", "prometheus"} <= set((matches[0].group("extras") or "").split(","))
     cmd = next(line for line in lines if line.startswith("CMD "))
     argv = json.loads(cmd[len("CMD ") :])
     assert argv[0] == "uvicorn"

@@ -469,6 +469,22 @@ def test_block_several_realms(
         assert client.get("/whoami", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401
 
 
+def test_block_metrics(env: FakeKeycloak, bearer: Callable[..., dict[str, str]]) -> None:
+    from prometheus_client import REGISTRY
+
+    namespace = run_block("metrics")
+    app, metrics = namespace["app"], namespace["auth"].metrics
+    try:
+        with TestClient(app) as client:
+            assert client.get("/health/ready").json() == {"ready": True}  # no token needed
+            assert client.get("/me").status_code == 401  # every other path needs a token
+            exposition = client.get("/metrics").text
+    finally:
+        REGISTRY.unregister(metrics)  # the block uses the default registry: leave it as it was
+    assert 'fastapi_kc_key_set_fetches_total{result="ok"} 1.0' in exposition
+    assert 'fastapi_kc_authentications_total{outcome="refused",reason="no_token"} 1.0' in exposition
+
+
 def test_block_backchannel_logout(env: FakeKeycloak, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.revocation.support import logout_token
 
