@@ -84,8 +84,23 @@ class RevocationList:
         self._sessions: dict[str, float] = {}  # sid -> until
         self._subjects: dict[str, tuple[float, float]] = {}  # sub -> (logout time, until)
         self._watches: set[SessionWatch] = set()
-        self.refusal: AuthError | None = None
+        self._refusal: AuthError | None = None
+        self.active = False
+        """Whether `check` can refuse anything: False while nothing is revoked and no store refuses,
+        so the request path can skip the call (one attribute read)."""
+
+    @property
+    def refusal(self) -> AuthError | None:
         """Set by a store that can no longer vouch for the list (e.g. Redis stale for too long)."""
+        return self._refusal
+
+    @refusal.setter
+    def refusal(self, error: AuthError | None) -> None:
+        self._refusal = error
+        self._update_active()
+
+    def _update_active(self) -> None:
+        self.active = bool(self._sessions or self._subjects or self._refusal is not None)
 
     def __len__(self) -> int:
         return len(self._sessions) + len(self._subjects)
@@ -97,8 +112,8 @@ class RevocationList:
             InvalidTokenError: 401 "session ended".
             AuthError: the store's `refusal`, when it can no longer vouch for this list.
         """
-        if self.refusal is not None:
-            raise self.refusal
+        if self._refusal is not None:
+            raise self._refusal
         if self._sessions and session_id in self._sessions:
             raise InvalidTokenError(SESSION_ENDED, reason="revoked")
         # A token without `iat` cannot show it came after the logout: it stays refused.
@@ -135,6 +150,7 @@ class RevocationList:
                 at, until = max(at, previous[0]), max(until, previous[1])
             self._subjects[revocation.value] = (at, until)
             changed = previous is None or at > previous[0]
+        self.active = True
         if changed:
             self._notify()
         return changed
@@ -148,6 +164,7 @@ class RevocationList:
             del self._sessions[sid]
         for sub in subjects:
             del self._subjects[sub]
+        self._update_active()
         return len(sessions) + len(subjects)
 
     def watch(

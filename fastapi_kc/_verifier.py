@@ -91,8 +91,9 @@ class TokenVerifier:
             hit = self._cache.get(token)
             if hit is not None:
                 if now <= hit.expires + self._leeway and self._keys.is_current(hit.key):
-                    # Ended sessions are refused from the cache too: two dict look-ups, no I/O.
-                    self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
+                    # Ended sessions are refused from the cache too: at most two dict look-ups, no I/O.
+                    if self.revocations.active:
+                        self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
                     self._cache_hit()
                     return hit.principal
                 del self._cache[token]

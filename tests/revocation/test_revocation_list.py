@@ -117,3 +117,17 @@ def test_the_json_form_round_trips_and_is_canonical(clock: Clock) -> None:
 def test_anything_else_is_not_a_revocation(text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each message differs
         Revocation.from_json(text)
+
+
+def test_the_list_says_when_it_can_refuse_anything(revocations: RevocationList, clock: Clock) -> None:
+    # The request path skips the check while `active` is false: it must never be false wrongly.
+    assert not revocations.active
+    revocations.apply(Revocation("sid", "s1", clock.now, clock.now + 300))
+    assert revocations.active
+    clock.now += 301
+    revocations.prune()
+    assert not revocations.active
+    revocations.refusal = UnavailableError("revocation state is not current", reason="revocations_stale")
+    assert revocations.active
+    revocations.refusal = None
+    assert not revocations.active
