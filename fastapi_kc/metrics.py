@@ -190,8 +190,10 @@ class OpenTelemetryMetrics(CountingMetrics):
     """Publishes the counts as OpenTelemetry instruments of meter `fastapi_kc`.
 
     Counters and the key-set age are observable instruments (read at each collection); the
-    verification time is a histogram recorded on each cache miss. `meter_provider` defaults to
-    the global one (`opentelemetry.metrics.set_meter_provider`).
+    verification time is a histogram recorded on each cache miss (the SDK's `Histogram.record`
+    costs several microseconds, 7 to 18 measured on a busy 2-core machine: paid on cache misses
+    only, beside a signature check). `meter_provider` defaults to the global one
+    (`opentelemetry.metrics.set_meter_provider`).
 
     Raises:
         ConfigurationError: opentelemetry-api is not installed.
