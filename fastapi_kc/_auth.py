@@ -267,6 +267,7 @@ class KeycloakAuth(Dependencies, RevocationFace):
 
     def _refused(self, error: AuthError, scope: Scope | None) -> None:
         """Count and log a refusal once, where the request (if any) is known."""
+        error.recorded = True
         self.metrics.refused(error.reason)
         log_refusal(error, scope)
 

@@ -76,6 +76,7 @@ class AuthError(KeycloakError):
     log_level: int = logging.INFO
     log_detail: str | None = None
     log_fields: Mapping[str, object] = MappingProxyType({})
+    recorded: bool = False  # logged and counted already: each refusal is recorded once
 
     def __init__(self, description: str, *, reason: str = "invalid") -> None:
         self.description = header_safe(description)

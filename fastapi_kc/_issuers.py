@@ -8,15 +8,12 @@ issuer that none of the auths trusts is refused here, 401 `invalid_token`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from fastapi_kc._auth import KeycloakAuth
 from fastapi_kc._bearer import bearer_token
 from fastapi_kc._errors import AuthError, InvalidTokenError
 from fastapi_kc._jws import b64url_decode, decode_json_object
-
-logger = logging.getLogger("fastapi_kc")
 
 
 class AuthByIssuer:
@@ -65,7 +62,9 @@ class AuthByIssuer:
             return self.first
         chosen = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if chosen is None:
-            # The issuer is the sender's text: not logged (the doctor shows it, escaped).
-            logger.info("token refused: reason=issuer status=401: token issuer is not one this service trusts")
-            raise InvalidTokenError("token issuer is not one this service trusts", reason="issuer")
+            # The issuer is the sender's text: not logged (the doctor shows it, escaped). The
+            # middleware logs and counts the refusal, with the request's method and path.
+            error = InvalidTokenError("token issuer is not one this service trusts", reason="issuer")
+            error.log_detail = error.description
+            raise error
         return chosen

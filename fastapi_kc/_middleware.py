@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
 from fastapi_kc._credentials import CredentialSource, has_authorization
-from fastapi_kc._errors import AuthError, ConfigurationError, MissingTokenError
+from fastapi_kc._errors import AuthError, ConfigurationError
 from fastapi_kc._issuers import AuthByIssuer
 from fastapi_kc._paths import PublicPaths, Rule
 from fastapi_kc._principal import Principal
@@ -167,7 +167,7 @@ class KeycloakMiddleware:
                 scope["auth"] = AuthCredentials()
                 await self.app(scope, receive, send)
             else:
-                if isinstance(exc, MissingTokenError):
+                if not exc.recorded:  # no token at all, or an issuer no auth trusts
                     auth._refused(exc, scope)
                 await self._refuse(scope, receive, send, exc, auth.settings.realm)
             return

@@ -187,3 +187,20 @@ def test_key_set_fetches_and_service_token_requests_are_logged_with_their_outcom
     requests = [line for line in lines if line.get("event") == "service_token_request"]
     assert {(line["result"], line["status"], line["client"]) for line in requests} >= {("refused", 401, "shop-api")}
     assert "wrong" not in json.dumps(lines)  # never the secret
+
+
+def test_a_token_of_an_issuer_no_auth_trusts_is_logged_once_with_the_request(
+    auth: KeycloakAuth, fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], log_lines: list[dict[str, Any]]
+) -> None:
+    partner_issuer = "https://partner-auth.example.test/realms/demo"
+    partner_keycloak = FakeKeycloak(keys=[SigningKey.rsa("kid-partner")], discovery_issuer=partner_issuer)
+    partner_values = {**settings_values, "public_url": "https://partner-auth.example.test"}
+    partner = KeycloakAuth(KeycloakSettings(**partner_values), http_client=partner_keycloak.client())
+    app = FastAPI()
+    app.add_middleware(KeycloakMiddleware, auth=[auth, partner])
+    stranger = mint(user_claims(iss="https://stranger.example.test/realms/demo"), SigningKey.rsa("kid-stranger"))
+    with TestClient(app) as client:
+        assert client.get("/orders", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401
+    (line,) = refusals(read(log_lines), "issuer")
+    assert (line["status"], line["method"], line["path"]) == (401, "GET", "/orders")
+    assert line["message"] == "token refused: reason=issuer status=401: token issuer is not one this service trusts"

@@ -27,6 +27,7 @@ from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 
 Headers = list[tuple[str, str]]
+PARTNER_ISSUER = "https://partner-auth.example.test/realms/demo"
 
 
 def bearer(token: str) -> Headers:
@@ -226,3 +227,25 @@ def test_revocations_and_introspection_calls_are_counted_by_result(backend: Back
     assert backend.read("fastapi_kc_revocations_received_total", result="accepted") == 1
     assert backend.read("fastapi_kc_revocations_received_total", result="replayed") == 1
     assert backend.read("fastapi_kc_introspection_requests_total", result="active") == 1
+
+
+def test_an_issuer_no_auth_of_a_several_realm_middleware_trusts_counts_once(
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], backend: Backend
+) -> None:
+    shop = KeycloakAuth(
+        KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), metrics=backend.metrics
+    )
+    partner_keycloak = FakeKeycloak(keys=[SigningKey.rsa("kid-partner")], discovery_issuer=PARTNER_ISSUER)
+    partner_values = {**settings_values, "public_url": "https://partner-auth.example.test"}
+    partner = KeycloakAuth(KeycloakSettings(**partner_values), http_client=partner_keycloak.client())
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me() -> dict[str, str]:
+        return {}
+
+    app.add_middleware(KeycloakMiddleware, auth=[shop, partner])
+    stranger = mint(user_claims(iss="https://stranger.example.test/realms/demo"), SigningKey.rsa("kid-stranger"))
+    with TestClient(app) as client:
+        assert client.get("/me", headers=bearer(stranger)).status_code == 401
+    assert authentications(backend, "refused", "issuer") == 1
