@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from keycloak_dev import KeycloakServer
+from tests.attacks.differential import COMPARED, INTENDED_SEEN
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.fake_keycloak import settings_values as fake_settings_values
 from tests.support.tokens import SigningKey
@@ -52,3 +53,14 @@ def _clean_keycloak_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("KEYCLOAK_"):
             monkeypatch.delenv(name)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tokens the attack catalogue and the fuzzers had judged by joserfc as well."""
+    if COMPARED:
+        total = sum(COMPARED.values())
+        terminalreporter.write_sep("-", f"differential: {total} tokens judged alike by fastapi_kc and joserfc")
+        for module, count in sorted(COMPARED.items()):
+            terminalreporter.write_line(f"  {count:6d}  {module}")
+        for reason, count in sorted(INTENDED_SEEN.items()):
+            terminalreporter.write_line(f"  {count:6d}  refused by fastapi_kc only, as intended: {reason}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from fastapi_kc import AuthError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
+from fastapi_kc._bearer import bearer_token
+from tests.attacks.differential import COMPARED, INTENDED_SEEN, Differential
 from tests.support.fake_keycloak import FakeKeycloak, settings_values
 from tests.support.tokens import AUDIENCE, REALM, SigningKey, b64url
 
@@ -146,12 +149,24 @@ class Target:
         self.settings = build_settings(**overrides)
         self.runner = asyncio.Runner()
         self._client = self.fake.client()
-        self.auth = KeycloakAuth(self.settings, http_client=self._client)
+        self._judging_at: int | None = None  # the instant both verifiers see while judging one token
+        self.auth = KeycloakAuth(self.settings, http_client=self._client, clock=self._clock)
         self.runner.run(self.auth.start())
         self.apps = {"dependency": dependency_app(self.auth), "middleware": middleware_app(self.auth)}
         self.verified = 0  # tokens judged, for the fuzzers' honest counts
+        # Every token judged is judged by joserfc too (issue 10, item 11; see differential.py).
+        self.differential = Differential(self.settings, self.fake.jwks)
+        self._compared_over_http: set[str] = set()
+
+    def _clock(self) -> float:
+        return time.time() if self._judging_at is None else float(self._judging_at)
 
     def close(self) -> None:
+        # Every token judged was judged by joserfc too; the session summary prints the counts.
+        assert self.differential.compared == self.verified, (self.differential.compared, self.verified)
+        module = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[0]
+        COMPARED[module] += self.differential.compared
+        INTENDED_SEEN.update(self.differential.intended)
         self.runner.run(self.auth.close())
         self.runner.run(self._client.aclose())
         self.runner.close()
@@ -159,7 +174,10 @@ class Target:
     # --- the three doors -----------------------------------------------------------------------
 
     def outcome(self, token: Any) -> Principal | AuthError:
-        """`verify(token)`: the Principal or the AuthError; any other exception propagates."""
+        """`verify(token)`: the Principal or the AuthError; any other exception propagates.
+
+        joserfc judges the same token at the same instant, and must agree (`Differential.compare`).
+        """
         self.verified += 1
 
         async def judge() -> Principal | AuthError:
@@ -168,9 +186,24 @@ class Target:
             except AuthError as exc:
                 return exc
 
-        return self.runner.run(judge())
+        self._judging_at = now = int(time.time())
+        try:
+            result = self.runner.run(judge())
+        finally:
+            self._judging_at = None
+        self.differential.compare(token, result, now)
+        return result
 
     def get(self, path: str, headers: Headers, *, app: str = "dependency") -> Reply:
+        try:
+            token: str | None = bearer_token(headers)
+        except AuthError:
+            token = None
+        if token is not None and token not in self._compared_over_http:
+            # The token the app will verify gets joserfc's verdict too (once): the HTTP fuzzers'
+            # mutated bearer tokens join the differential check.
+            self._compared_over_http.add(token)
+            self.outcome(token)
         reply = self.runner.run(asgi_get(self.apps[app], path, headers))
         assert reply.status < 500, f"{app} {path} answered {reply.status}: {reply.body[:200]!r}"
         return reply
