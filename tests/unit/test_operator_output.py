@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Security
 from fastapi.testclient import TestClient
 
 from fastapi_kc import KeycloakAuth, KeycloakSettings, Principal
@@ -114,6 +114,10 @@ def client(fake_keycloak: FakeKeycloak, settings_values: dict[str, object]) -> I
     def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> str:
         return principal.subject
 
+    @app.get("/write")
+    def write(principal: Principal = Security(auth.principal, scopes=["orders:write"])) -> str:
+        return principal.subject
+
     with TestClient(app) as client:
         yield client
 
@@ -122,12 +126,13 @@ def fastapi_kc_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == "fastapi_kc"]
 
 
+@pytest.mark.parametrize("path", ["/admin", "/write"], ids=["missing-role", "missing-security-scope"])
 def test_the_403_log_line_shows_the_subject_escaped(
-    client: TestClient, signing_key: SigningKey, caplog: pytest.LogCaptureFixture
+    client: TestClient, signing_key: SigningKey, caplog: pytest.LogCaptureFixture, path: str
 ) -> None:
     token = mint(user_claims(sub=HOSTILE), signing_key)
     with caplog.at_level(logging.INFO, logger="fastapi_kc"):
-        assert client.get("/admin", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+        assert client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 403
     (line,) = [message for message in fastapi_kc_messages(caplog) if "status=403" in message]
     assert visible(line) and f"subject={printable(HOSTILE)} on GET /admin:" in line
 
