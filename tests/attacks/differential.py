@@ -95,6 +95,12 @@ def _header_has(predicate: Callable[[dict[str, Any]], bool]) -> Callable[[Any, K
     return applies
 
 
+def _typ_is_a_list_holding_bearer(token: Any, settings: KeycloakSettings) -> bool:
+    payload = _lenient_json(token, 1)
+    typ = payload.get("typ") if isinstance(payload, dict) else None
+    return isinstance(typ, list) and "Bearer" in typ
+
+
 def _too_large(token: Any, settings: KeycloakSettings) -> bool:
     return isinstance(token, str) and len(token) > settings.max_token_bytes
 
@@ -144,6 +150,12 @@ INTENDED: dict[str, Intended] = {
         "`json.loads` on bytes also reads UTF-16 and UTF-32, skips a byte order mark, and takes NaN and "
         "Infinity as numbers.",
         _not_strict_json,
+    ),
+    "token_type": Intended(
+        "Keycloak's `typ` claim is a string and fastapi_kc requires it to be exactly \"Bearer\"; joserfc's "
+        "registry lets any list-valued claim match when one element is the expected value, so "
+        '`typ: ["Bearer"]` passes there (found by the claim fuzzer).',
+        _typ_is_a_list_holding_bearer,
     ),
     "exp_invalid": Intended(_DATES, _out_of_range_date("exp")),
     "nbf_invalid": Intended(_DATES, _out_of_range_date("nbf")),

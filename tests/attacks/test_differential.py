@@ -29,6 +29,7 @@ DIFFERENCES: dict[str, Callable[[SigningKey], str]] = {
     "crit": lambda key: mint(user_claims(), key, header={"crit": ["kid"]}),
     "kid": lambda key: mint(user_claims(), key, header={"kid": None}),
     "malformed": lambda key: signed_raw(realm_header(key), UTF8_BOM + json.dumps(user_claims()).encode(), key),
+    "token_type": lambda key: mint(user_claims(typ=["Bearer"]), key),
     "exp_invalid": lambda key: mint(user_claims(exp=10**20), key),
     "nbf_invalid": lambda key: mint(user_claims(nbf=-1), key),
     "iat_invalid": lambda key: mint(user_claims(iat=-1), key),
