@@ -173,15 +173,19 @@ class Differential:
     agreed: Counter[str] = field(default_factory=Counter)
     intended: Counter[str] = field(default_factory=Counter)
 
-    def joserfc_verdict(self, token: Any, now: int) -> tuple[str, str]:
-        """("accepted" or "refused", joserfc's error)."""
+    def joserfc_verdict(self, token: Any, now: float) -> tuple[str, str]:
+        """("accepted" or "refused", joserfc's error).
+
+        `now` is fastapi_kc's own instant, fraction included: joserfc's registry compares it as a
+        number, and a whole second would judge a fractional `exp` differently.
+        """
         registry = JWSRegistry(algorithms=list(self.settings.algorithms), strict_check_header=False)
         # fastapi_kc bounds the token as a whole (`max_token_bytes`); joserfc's own per-part limits
         # (512 bytes of header) are set to that bound so that they never refuse first.
         limit = self.settings.max_token_bytes
         registry.max_header_length = registry.max_payload_length = registry.max_signature_length = limit
         claims = jwt.JWTClaimsRegistry(
-            now=now,
+            now=now,  # a float: the registry only compares it
             leeway=int(self.settings.leeway_seconds),
             iss={"essential": True, "value": self.settings.issuer},
             aud={"essential": True, "values": list(self.settings.audience)},
@@ -199,7 +203,7 @@ class Differential:
             return "refused", f"{type(exc).__name__}: {exc}"
         return "accepted", ""
 
-    def compare(self, token: Any, ours: Principal | AuthError, now: int) -> None:
+    def compare(self, token: Any, ours: Principal | AuthError, now: float) -> None:
         """Raises AssertionError when the verdicts differ other than as `INTENDED` allows."""
         theirs, why = self.joserfc_verdict(token, now)
         verdict = "accepted" if isinstance(ours, Principal) else "refused"

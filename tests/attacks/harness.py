@@ -149,7 +149,7 @@ class Target:
         self.settings = build_settings(**overrides)
         self.runner = asyncio.Runner()
         self._client = self.fake.client()
-        self._judging_at: int | None = None  # the instant both verifiers see while judging one token
+        self._judging_at: float | None = None  # the instant both verifiers see while judging one token
         self.auth = KeycloakAuth(self.settings, http_client=self._client, clock=self._clock)
         self.runner.run(self.auth.start())
         self.apps = {"dependency": dependency_app(self.auth), "middleware": middleware_app(self.auth)}
@@ -159,7 +159,7 @@ class Target:
         self._compared_over_http: set[str] = set()
 
     def _clock(self) -> float:
-        return time.time() if self._judging_at is None else float(self._judging_at)
+        return time.time() if self._judging_at is None else self._judging_at
 
     def close(self) -> None:
         # Every token judged was judged by joserfc too; the session summary prints the counts.
@@ -186,7 +186,7 @@ class Target:
             except AuthError as exc:
                 return exc
 
-        self._judging_at = now = int(time.time())
+        self._judging_at = now = time.time()
         try:
             result = self.runner.run(judge())
         finally:
