@@ -172,12 +172,13 @@ class Differential:
     compared: int = 0
     agreed: Counter[str] = field(default_factory=Counter)
     intended: Counter[str] = field(default_factory=Counter)
+    _keys: KeySet | None = field(default=None, repr=False)
+    _fingerprint: str = field(default="", repr=False)
 
     def joserfc_verdict(self, token: Any, now: float) -> tuple[str, str]:
         """("accepted" or "refused", joserfc's error).
 
-        `now` is fastapi_kc's own instant, fraction included: joserfc's registry compares it as a
-        number, and a whole second would judge a fractional `exp` differently.
+        `now` is the instant fastapi_kc's clock was held at (`Target.judged_at`).
         """
         registry = JWSRegistry(algorithms=list(self.settings.algorithms), strict_check_header=False)
         # fastapi_kc bounds the token as a whole (`max_token_bytes`); joserfc's own per-part limits
@@ -185,7 +186,7 @@ class Differential:
         limit = self.settings.max_token_bytes
         registry.max_header_length = registry.max_payload_length = registry.max_signature_length = limit
         claims = jwt.JWTClaimsRegistry(
-            now=now,  # a float: the registry only compares it
+            now=int(now),
             leeway=int(self.settings.leeway_seconds),
             iss={"essential": True, "value": self.settings.issuer},
             aud={"essential": True, "values": list(self.settings.audience)},
@@ -194,7 +195,7 @@ class Differential:
             typ={"essential": True, "value": "Bearer"},
         )
         try:
-            keys = KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+            keys = self._key_set()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SecurityWarning)  # "EdDSA is deprecated", where tests allow it
                 decoded = jwt.decode(token, keys, algorithms=list(self.settings.algorithms), registry=registry)
@@ -202,6 +203,15 @@ class Differential:
         except (JoseError, ValueError, TypeError, KeyError, RecursionError) as exc:
             return "refused", f"{type(exc).__name__}: {exc}"
         return "accepted", ""
+
+    def _key_set(self) -> KeySet:
+        """The realm's current JWKS as a joserfc KeySet, imported again only when it changes."""
+        document = self.jwks()
+        fingerprint = json.dumps(document, sort_keys=True)
+        if fingerprint != self._fingerprint:
+            self._keys, self._fingerprint = KeySet.import_key_set(document), fingerprint  # type: ignore[arg-type]
+        assert self._keys is not None
+        return self._keys
 
     def compare(self, token: Any, ours: Principal | AuthError, now: float) -> None:
         """Raises AssertionError when the verdicts differ other than as `INTENDED` allows."""

@@ -150,6 +150,7 @@ class Target:
         self.runner = asyncio.Runner()
         self._client = self.fake.client()
         self._judging_at: float | None = None  # the instant both verifiers see while judging one token
+        self.judged_at = 0.0  # that instant, for the last token judged (a whole second)
         self.auth = KeycloakAuth(self.settings, http_client=self._client, clock=self._clock)
         self.runner.run(self.auth.start())
         self.apps = {"dependency": dependency_app(self.auth), "middleware": middleware_app(self.auth)}
@@ -173,10 +174,11 @@ class Target:
 
     # --- the three doors -----------------------------------------------------------------------
 
-    def outcome(self, token: Any) -> Principal | AuthError:
+    def outcome(self, token: Any, *, at: float | None = None) -> Principal | AuthError:
         """`verify(token)`: the Principal or the AuthError; any other exception propagates.
 
         joserfc judges the same token at the same instant, and must agree (`Differential.compare`).
+        `at` holds the clock at that instant instead of the current whole second.
         """
         self.verified += 1
 
@@ -186,7 +188,9 @@ class Target:
             except AuthError as exc:
                 return exc
 
-        self._judging_at = now = time.time()
+        # A whole second: tests that draw times around an integer `now` get the same verdicts on a
+        # fast and on a loaded machine.
+        self._judging_at = self.judged_at = now = float(int(time.time())) if at is None else at
         try:
             result = self.runner.run(judge())
         finally:

@@ -149,6 +149,14 @@ def obeys_every_rule(claims: dict[str, Any], now: float, leeway: float) -> list[
     return broken
 
 
+TIME_CLAIMS = frozenset({"exp", "nbf", "iat"})
+
+
+def _near(value: Any, now: int) -> bool:
+    """A time drawn relative to `now` (not one of the fixed absurd values such as 0 or 1e300)."""
+    return type(value) in (int, float) and abs(value - now) <= 100_000
+
+
 def test_whatever_is_accepted_obeys_every_claim_rule(
     target: Target, signing_key: SigningKey, request: pytest.FixtureRequest
 ) -> None:
@@ -163,22 +171,21 @@ def test_whatever_is_accepted_obeys_every_claim_rule(
     def check(changes: dict[str, tuple[str, Any]]) -> None:
         EXAMPLES_RUN[request.node.name] += 1
         claims = user_claims()
+        # The near-miss times were drawn around the test's start; moved to this example's own
+        # instant, so that how many tokens are accepted does not depend on how long the run took.
+        shift = int(time.time()) - now
         for name, (action, value) in changes.items():
             if action == "delete":
                 claims.pop(name, None)
             elif action == "set":
-                claims[name] = value
-        # The verdict is taken at some instant between `before` and `after`; on a loaded machine
-        # that window is long enough for a time claim near its boundary to cross it. `exp` can
-        # only start failing as time runs, `nbf`/`iat` only stop failing, the rest never change:
-        # so an accepted token obeys every rule but `nbf`/`iat` at `before` and all but `exp` at `after`.
-        before = time.time()
-        result = target.outcome(signed_raw(realm_header(signing_key), claims, signing_key))
-        after = time.time()
+                claims[name] = value + shift if name in TIME_CLAIMS and _near(value, now) else value
+        # The verifier's clock is held at this example's instant while it judges; the oracle judges
+        # at that same instant, however long the machine took.
+        judged_at = float(now + shift)
+        result = target.outcome(signed_raw(realm_header(signing_key), claims, signing_key), at=judged_at)
         if isinstance(result, Principal):
             outcomes["accepted"] += 1
-            assert set(obeys_every_rule(claims, before, leeway)) <= {"nbf", "iat"}
-            assert set(obeys_every_rule(claims, after, leeway)) <= {"exp"}
+            assert obeys_every_rule(claims, judged_at, leeway) == []
             assert result.subject == claims["sub"]
             assert result.has_role("admin") == (
                 isinstance(claims.get("realm_access"), dict)
@@ -188,8 +195,7 @@ def test_whatever_is_accepted_obeys_every_claim_rule(
         else:
             outcomes["refused"] += 1
             refused_401(result)
-            broken = (obeys_every_rule(claims, before, leeway), obeys_every_rule(claims, after, leeway))
-            assert broken != ([], []), f"a valid token was refused: {result!r}"
+            assert obeys_every_rule(claims, judged_at, leeway) != [], f"a valid token was refused: {result!r}"
 
     check()
     assert EXAMPLES_RUN[request.node.name] >= SIGNED_CLAIMS
