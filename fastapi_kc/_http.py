@@ -12,12 +12,14 @@ import asyncio
 import json
 import ssl
 import zlib
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
 import httpx
 
 from fastapi_kc import _diagnostics as diagnose
+from fastapi_kc._client_auth import ClientCredentials
 from fastapi_kc._diagnostics import Diagnosis
 from fastapi_kc._errors import ConfigurationError
 from fastapi_kc._settings import KeycloakSettings, env_name
@@ -103,6 +105,46 @@ async def _get_json(
     except (ValueError, RecursionError) as exc:
         snippet = body[:60].decode("utf-8", "replace")
         raise FetchError(diagnose.not_json(url, what, response.headers.get("Content-Type"), snippet)) from exc
+
+
+async def post_form(
+    client: httpx.AsyncClient,
+    settings: KeycloakSettings,
+    url: str,
+    form: Mapping[str, str],
+    credentials: ClientCredentials,
+) -> tuple[httpx.Response, bytes | None]:
+    """POST `form` to `url` as this service's client: the answer and its body, read bounded.
+
+    Every call as a client (token endpoint, introspection) goes through here, so each sends the
+    same headers, never follows a redirect, and stops reading at `MAX_DOCUMENT_BYTES` (body None).
+
+    Raises:
+        TimeoutError: no complete answer within `settings.http_timeout_seconds`.
+        httpx.HTTPError: the network failed.
+        UnsupportedEncodingError: the body is compressed in a way `read_bounded` does not read.
+        (Each caller words these for its own purpose.)
+    """
+    async with (
+        asyncio.timeout(settings.http_timeout_seconds),
+        client.stream(
+            "POST",
+            url,
+            data={**form, **credentials.form},
+            headers={**REQUEST_HEADERS, **credentials.headers},
+            follow_redirects=False,
+        ) as response,
+    ):
+        return response, await read_bounded(response, MAX_DOCUMENT_BYTES)
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """`raw` as a JSON object; None when it is not JSON or not an object (answers are then refusals)."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 async def read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None:

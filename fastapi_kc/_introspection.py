@@ -13,9 +13,7 @@ every client call of this library is (`_client_auth`: client secret, or a signed
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Final
@@ -24,7 +22,7 @@ import httpx
 
 from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._errors import ConfigurationError, InvalidTokenError, UnavailableError
-from fastapi_kc._http import MAX_DOCUMENT_BYTES, REQUEST_HEADERS, UnsupportedEncodingError, read_bounded
+from fastapi_kc._http import UnsupportedEncodingError, json_object, post_form
 from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc._settings import KeycloakSettings
 
@@ -88,20 +86,9 @@ class Introspector:
         if client is None:
             raise UnavailableError("token introspection is not started", reason="introspection_unavailable")
         self.calls += 1
-        credentials = self._client_auth.credentials()
+        form = {"token": token, "token_type_hint": "access_token"}
         try:
-            async with (
-                asyncio.timeout(self._settings.http_timeout_seconds),
-                client.stream(
-                    "POST",
-                    self._url,
-                    data={"token": token, "token_type_hint": "access_token", **credentials.form},
-                    headers={**REQUEST_HEADERS, **credentials.headers},
-                    follow_redirects=False,
-                ) as response,
-            ):
-                raw = await read_bounded(response, MAX_DOCUMENT_BYTES)
-                status = response.status_code
+            response, raw = await post_form(client, self._settings, self._url, form, self._client_auth.credentials())
         except (TimeoutError, httpx.HTTPError, UnsupportedEncodingError) as exc:
             self._metrics.introspection_request("error")
             logger.warning(
@@ -113,7 +100,8 @@ class Introspector:
             raise UnavailableError(
                 "token cannot be checked with Keycloak now", reason="introspection_unavailable"
             ) from None
-        body = _json_object(raw) if raw is not None else None
+        status = response.status_code
+        body = json_object(raw) if raw is not None else None
         if status != 200 or body is None or not isinstance(body.get("active"), bool):
             # 401 here means this service's own client id or secret is wrong: an operator's problem.
             self._metrics.introspection_request("error")
@@ -129,11 +117,3 @@ class Introspector:
         if not active:
             return None
         return {name: value for name, value in body.items() if name not in _RESPONSE_ONLY}
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None

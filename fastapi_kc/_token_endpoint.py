@@ -7,8 +7,6 @@ sharing one request among callers, and retrying stay with the caller (`ServiceTo
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,7 +16,7 @@ import httpx
 from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._diagnostics import Diagnosis, describe_network_error, unreachable
 from fastapi_kc._errors import TokenRequestError
-from fastapi_kc._http import MAX_DOCUMENT_BYTES, REQUEST_HEADERS, UnsupportedEncodingError, read_bounded
+from fastapi_kc._http import MAX_DOCUMENT_BYTES, UnsupportedEncodingError, json_object, post_form
 from fastapi_kc._settings import KeycloakSettings
 
 #: Words a refusal: (HTTP status, Keycloak's `error`, its `error_description`) -> what and how to fix.
@@ -61,20 +59,9 @@ async def post_token_form(
         TokenRequestError: Keycloak refused (status, `error`, and `retry_after` when it sent a
             usable `Retry-After`), answered nonsense, or could not be reached.
     """
-    credentials = client_auth.credentials()
     url = settings.token_url
     try:
-        async with (
-            asyncio.timeout(settings.http_timeout_seconds),
-            http.stream(
-                "POST",
-                url,
-                data={**form, **credentials.form},
-                headers={**REQUEST_HEADERS, **credentials.headers},
-                follow_redirects=False,
-            ) as response,
-        ):
-            raw = await read_bounded(response, MAX_DOCUMENT_BYTES)
+        response, raw = await post_form(http, settings, url, form, client_auth.credentials())
     except TimeoutError as exc:
         raise TokenRequestError(str(unreachable(settings, url, "timeout", "no complete answer in time"))) from exc
     except httpx.HTTPError as exc:
@@ -86,7 +73,7 @@ async def post_token_form(
             f"Keycloak's token endpoint {url} answered more than {MAX_DOCUMENT_BYTES} bytes; it is not Keycloak",
             status_code=response.status_code,
         )
-    body = _json_object(raw)
+    body = json_object(raw) or {}
     if response.status_code != 200:
         raise _refusal(response, body, describe)
     value, lifetime = body.get("access_token"), body.get("expires_in")
@@ -95,14 +82,6 @@ async def post_token_form(
     if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
         lifetime = DEFAULT_LIFETIME
     return IssuedToken(value, float(lifetime))
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _refusal(response: httpx.Response, body: dict[str, Any], describe: DescribeRefusal) -> TokenRequestError:
