@@ -27,7 +27,7 @@ from fastapi_kc import ConfigurationError, InvalidTokenError, KeycloakAuth, Keys
 from fastapi_kc.login import _csrf as csrf
 from fastapi_kc.login._keycloak import UNREACHABLE, KeycloakClient
 from fastapi_kc.login._routes import add_routes
-from fastapi_kc.login._session import LoginSession, new_secret, store_key
+from fastapi_kc.login._session import LoginSession, store_key
 from fastapi_kc.login._store import MemorySessionStore, SessionStore
 
 logger = logging.getLogger("fastapi_kc.login")
@@ -240,7 +240,3 @@ def cookie_session(scope: Scope) -> MutableMapping[str, Any]:
         )
     result: MutableMapping[str, Any] = session
     return result
-
-
-def new_session_id() -> str:
-    return new_secret()

@@ -32,10 +32,6 @@ class RevocationStore(abc.ABC):
 
     state: State = "not started"
 
-    @property
-    def healthy(self) -> bool:
-        return self.state in ("memory", "connected")
-
     @abc.abstractmethod
     async def start(self, revocations: RevocationList) -> None:
         """Load the known revocations into `revocations` and keep it fed until `close`.
