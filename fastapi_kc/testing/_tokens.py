@@ -140,7 +140,9 @@ def user_claims(
                      client_roles=client_roles, scopes=scopes, default_scopes=USER_SCOPES)  # fmt: skip
     return _finish(
         {
-            # No `auth_time`: the pinned Keycloak (26.5) writes none into access tokens (test_real_keycloak).
+            # No `auth_time`: the pinned Keycloak (26.5) writes it only after an interactive login, never
+            # into a password-grant token, which is what these stand for (test_real_keycloak, test_step_up).
+            # A test of `require_auth_age` gives one: claims={"auth_time": ...}.
             **common,
             # The same username gives the same subject in every token of a realm, as in Keycloak.
             "sub": subject or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{realm.issuer}/users/{username}")),
