@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from fastapi_kc import AuthError
+from fastapi_kc._text import printable
 from fastapi_kc.login import _csrf as csrf
 from fastapi_kc.login._keycloak import UNREACHABLE
 from fastapi_kc.login._session import LoginSession, new_secret
@@ -76,8 +77,10 @@ def add_routes(login: BrowserLogin) -> None:
         except MismatchingStateError:
             return refusal(400, "invalid_state", "this login was not started here or was already used: log in again")
         except OAuthError as exc:
-            logger.info("login refused: %s", exc.error)
-            return refusal(400, str(exc.error), f"Keycloak refused the login ({exc.error}): log in again")
+            # `error` is read from the callback's query string, which anyone can write: escaped and bounded.
+            code = printable(exc.error, 80)
+            logger.info("login refused: %s", code)
+            return refusal(400, code, f"Keycloak refused the login ({code}): log in again")
         except JoseError as exc:
             logger.warning("login refused: the ID token failed its checks (%s)", exc.error)
             return refusal(400, "invalid_id_token", f"the ID token failed its checks ({exc.error}): log in again")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import itsdangerous
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.login.conftest import APP_URL, SECRET_KEY, LoginApp, log_in, start_login
@@ -131,3 +133,16 @@ def test_each_login_gets_a_new_session_id(browser: TestClient, shop: LoginApp) -
     log_in(browser, shop)
     assert cookie_contents(browser)["sid"] != first
     assert len(shop.store) == 1  # the earlier session ended
+
+
+def test_an_error_in_the_callback_query_reaches_the_log_and_the_answer_escaped(
+    browser: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone can call the callback with an `error` of their own: it must not forge a log line."""
+    start_login(browser)
+    with caplog.at_level(logging.INFO, logger="fastapi_kc.login"):
+        response = browser.get("/auth/callback", params={"error": "access_denied\nfastapi_kc: forged line"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "access_denied\\nfastapi_kc: forged line"
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("login refused")]
+    assert "\n" not in record.getMessage()
