@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from fastapi_kc import ConfigurationError, InvalidTokenError, KeycloakAuth, KeysUnavailableError
+from fastapi_kc._text import printable
 from fastapi_kc.login import _csrf as csrf
 from fastapi_kc.login._keycloak import UNREACHABLE, KeycloakClient
 from fastapi_kc.login._routes import add_routes
@@ -210,9 +211,10 @@ class BrowserLogin:
                 refreshed = current.refreshed(token, self.clock())
             except OAuthError as exc:
                 await self.end(session_id, cookie)
-                logger.info("login session ended: Keycloak refused the refresh (%s)", exc.error)
+                code = printable(exc.error, 80)  # a server value, shown as every server value is
+                logger.info("login session ended: Keycloak refused the refresh (%s)", code)
                 raise SessionEndedError(
-                    f"the login session has ended: Keycloak refused to refresh it ({exc.error}); log in again",
+                    f"the login session has ended: Keycloak refused to refresh it ({code}); log in again",
                     reason="refresh_refused",
                 ) from None
             except (*UNREACHABLE, ValueError) as exc:
