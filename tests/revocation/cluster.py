@@ -24,6 +24,9 @@ from tests.support.redis_server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+KEY_COOLDOWN_SECONDS = 1
+
+
 class Replica:
     """`example_app.main:create_app` under uvicorn on its own port, with back-channel logout and Redis."""
 
@@ -39,6 +42,9 @@ class Replica:
             KEYCLOAK_CLIENT_SECRET=SECRETS["shop-api"],
             KEYCLOAK_LOGOUT_AUDIENCE="web",
             KEYCLOAK_REVOCATION_STORE=redis_url,
+            # A key added to the realm by a test is learnt by the first token that names it, at
+            # most one second after the replicas' last fetch (the default cooldown is 30 s).
+            KEYCLOAK_JWKS_COOLDOWN_SECONDS=str(KEY_COOLDOWN_SECONDS),
             SHOP_NOTIFY_URL=self.url,
         )
         self.log_path = Path(tempfile.mkstemp(prefix="replica-", suffix=".log")[1])

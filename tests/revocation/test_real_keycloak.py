@@ -25,7 +25,7 @@ from websockets.sync.client import connect
 from fastapi_kc import AuthError, KeycloakAuth, Principal
 from keycloak_dev import KeycloakServer
 from tests.integration.conftest import CountingProxy, settings_for, user_token, verify
-from tests.revocation.cluster import LogoutRecorder, RealmAdmin, Replica
+from tests.revocation.cluster import KEY_COOLDOWN_SECONDS, LogoutRecorder, RealmAdmin, Replica
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.keycloak
@@ -213,6 +213,9 @@ def shared_key_realm(cluster: Cluster) -> Iterator[RealmAdmin]:
     keycloak.admin("POST", "demo/components", {"name": "shared-with-other", "providerId": "rsa",
                    "providerType": "org.keycloak.keys.KeyProvider", "parentId": demo_id,
                    "config": {**key_config, "priority": ["1"]}})  # fmt: skip
+    # Past the replicas' cooldown, the first token signed with the shared key makes them fetch it:
+    # without this wait a fetch made just before the key existed could hide it from them.
+    time.sleep(KEY_COOLDOWN_SECONDS + 0.2)
     web = {"clientId": "web", "publicClient": True, "directAccessGrantsEnabled": True,
            "attributes": {"backchannel.logout.url": cluster.recorder.url,
                           "backchannel.logout.session.required": "true"}}  # fmt: skip
