@@ -271,11 +271,3 @@ def realm_header(key: SigningKey, **extra: Any) -> dict[str, Any]:
     header: dict[str, Any] = {"alg": key.alg, "typ": "JWT", "kid": key.kid}
     header.update(extra)
     return {k: v for k, v in header.items() if v is not None}
-
-
-def known_bug(description: str, raises: type[BaseException] = AssertionError) -> pytest.MarkDecorator:
-    """A library bug found by these tests and reported to the lead: the test stays as it should be.
-
-    Strict, so the day the library is fixed the test XPASSes, fails, and this marker is removed.
-    """
-    return pytest.mark.xfail(strict=True, raises=raises, reason=f"fastapi_kc bug: {description}")
