@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -48,3 +49,14 @@ def build_app(auth: KeycloakAuth) -> FastAPI:
         return {"subject": user.subject}
 
     return app
+
+
+def eventually(condition: Callable[[], bool], within: float = 1.0) -> bool:
+    """Poll `condition` until it holds or `within` seconds have passed (a bound, not a speed test)."""
+    deadline = time.monotonic() + within
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)

@@ -8,7 +8,7 @@ import base64
 import datetime
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,20 +26,10 @@ from fastapi_kc import AuthError, KeycloakAuth, Principal
 from keycloak_dev import KeycloakServer
 from tests.integration.conftest import CountingProxy, settings_for, user_token, verify
 from tests.revocation.cluster import KEY_COOLDOWN_SECONDS, LogoutRecorder, RealmAdmin, Replica
+from tests.revocation.support import eventually
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.keycloak
-
-
-def eventually(condition: Callable[[], bool], within: float) -> bool:
-    """Poll `condition` until it holds or `within` seconds have passed (a bound, not a speed test)."""
-    deadline = time.monotonic() + within
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
 
 
 class Cluster:

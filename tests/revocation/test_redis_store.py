@@ -5,7 +5,6 @@ and Redis outages at start and while running behave as documented."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -13,23 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakSettings
-from tests.revocation.support import build_app, logout_token
+from tests.revocation.support import build_app, eventually, logout_token
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.redis_server import RedisServer
 from tests.support.tokens import SigningKey, mint, user_claims
 
 ROUTE = "/backchannel-logout"
-
-
-def eventually(condition: Callable[[], bool], within: float = 1.0) -> bool:
-    """Poll `condition` until it holds or `within` seconds have passed (a bound, not a speed test)."""
-    deadline = time.monotonic() + within
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
 
 
 @pytest.fixture
