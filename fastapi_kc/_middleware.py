@@ -138,6 +138,7 @@ class KeycloakMiddleware:
 
     @property
     def auths(self) -> tuple[KeycloakAuth, ...]:
+        """Every auth this middleware chooses among by the token's issuer (one per realm), in the order given."""
         return self._auths.auths
 
     def is_public(self, path: str, method: str = "GET") -> bool:

@@ -80,6 +80,7 @@ class CountingMetrics:
 
     @property
     def accepted(self) -> int:
+        """Accepted authentications: cache hits plus full verifications that passed (one count, one label)."""
         return self.cache_hits + self.verified_accepted
 
     def token_cache_hit(self) -> None:

@@ -70,6 +70,8 @@ class RedisRevocationStore(RevocationStore):
 
     @classmethod
     def from_settings(cls, settings: KeycloakSettings, *, clock: Callable[[], float]) -> RedisRevocationStore:
+        """The store `KEYCLOAK_REVOCATION_STORE` names, its keys namespaced by the realm's issuer so
+        that services of several realms can share one Redis."""
         return cls(
             settings.revocation_store,
             namespace=f"fastapi_kc:{settings.issuer}",
