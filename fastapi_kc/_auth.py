@@ -32,6 +32,7 @@ from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._keys import KeySet, key_set_from_jwks
 from fastapi_kc._logs import log_refusal
 from fastapi_kc._metrics import NO_METRICS, MetricsSink
+from fastapi_kc._paths import with_route
 from fastapi_kc._principal import Principal
 from fastapi_kc._revocation_face import RevocationFace
 from fastapi_kc._revocations import RevocationList
@@ -350,9 +351,7 @@ class KeycloakAuth(Dependencies, RevocationFace):
         Raises:
             ConfigurationError: `path` does not start with `/`.
         """
-        if not path.startswith("/"):
-            raise ConfigurationError(f"health_router(path={path!r}): the path must start with /")
-        self.public_paths = self.public_paths | {path}
+        self.public_paths = with_route(self.public_paths, "health_router", path)
         return health_router(self.health, path, details=details)
 
     # --- I/O -----------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from fastapi_kc._errors import ConfigurationError
+
 Rule = str | tuple[str, str]
 _ANY: Final = None  # a rule without a method: every method
 _ABSENT: Final = object()
@@ -86,3 +88,18 @@ class PublicPaths:
             if (path == prefix or path.startswith(f"{prefix}/")) and (allowed is _ANY or method in allowed):
                 return True
         return False
+
+
+def with_route(paths: frozenset[str], factory: str, path: str) -> frozenset[str]:
+    """`paths` (an auth's `public_paths`) with the route a router of `factory` serves without a token.
+
+    The health and back-channel logout routers are public by construction: their path joins the
+    auth's own set, which `KeycloakMiddleware` checks beside its rules, so nobody has to repeat
+    it in `public_paths`.
+
+    Raises:
+        ConfigurationError: `path` does not start with `/` (the route could never match).
+    """
+    if not path.startswith("/"):
+        raise ConfigurationError(f"{factory}(path={path!r}): the path must start with /")
+    return paths | {path}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi_kc._errors import ConfigurationError
 from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._metrics import MetricsSink
+from fastapi_kc._paths import with_route
 from fastapi_kc._revocations import Revocation, RevocationList
 from fastapi_kc._settings import KeycloakSettings, env_name
 
@@ -99,9 +100,7 @@ class RevocationFace:
             clock=self._clock,
             leeway=self.settings.leeway_seconds,
         )
-        if not path.startswith("/"):
-            raise ConfigurationError(f"backchannel_logout_router(path={path!r}): the path must start with /")
-        self.public_paths = self.public_paths | {path}
+        self.public_paths = with_route(self.public_paths, "backchannel_logout_router", path)
         return logout_router(validator, self._logout, path, self.metrics)
 
     async def _logout(self, claims: LogoutClaims) -> None:
