@@ -34,6 +34,21 @@ def numeric_date(claims: dict[str, Any], name: str, *, required: bool) -> float 
     return float(value)
 
 
+def json_number(value: object) -> float | None:
+    """A JSON number as a float, or None: for reading a time already checked (or only shown).
+
+    Not `numeric_date`, which refuses: this is for claims of a verified token, a revocation
+    read back from the store, a report. A boolean is no number (JSON `true` is not 1), and an
+    integer too large for a float gives None rather than an OverflowError.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
 def check_times(claims: dict[str, Any], *, now: float, leeway: float) -> float:
     """`exp` required and in the future, `nbf` and `iat` not in the future; returns `exp`.
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from fastapi_kc import _diagnostics as diagnose
+from fastapi_kc._claims import json_number
 from fastapi_kc._diagnostics import Diagnosis
 from fastapi_kc._doctor_report import Check, Report
 from fastapi_kc._doctor_token import check_token
@@ -299,7 +300,7 @@ def _issued_at(result: _ServiceToken | None) -> float | None:
         iat = decode_json_object(b64url_decode(result.value.split(".")[1]), "payload").get("iat")
     except InvalidTokenError:
         return None
-    return float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None
+    return json_number(iat)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

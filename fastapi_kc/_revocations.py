@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from fastapi_kc._claims import json_number
 from fastapi_kc._errors import AuthError, InvalidTokenError
 
 logger = logging.getLogger("fastapi_kc")
@@ -58,10 +59,10 @@ class Revocation:
         value, at, until = data.get("value"), data.get("at"), data.get("until")
         if not isinstance(value, str) or not value:
             raise ValueError("revocation without a value")
-        times = [float(t) for t in (at, until) if isinstance(t, int | float) and not isinstance(t, bool)]
-        if len(times) != 2:
+        at, until = json_number(at), json_number(until)
+        if at is None or until is None:
             raise ValueError("revocation without times")
-        return cls(data["kind"], value, times[0], times[1])
+        return cls(data["kind"], value, at, until)
 
 
 class SessionWatch:

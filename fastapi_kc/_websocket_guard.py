@@ -17,14 +17,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastapi_kc._claims import json_number
 from fastapi_kc._errors import AuthError, InvalidTokenError
 from fastapi_kc._principal import Principal
 from fastapi_kc._responses import POLICY_VIOLATION, send_websocket_refusal
 from fastapi_kc._revocations import SESSION_ENDED, RevocationList
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 async def guard_websocket(
@@ -55,10 +52,10 @@ async def guard_websocket(
     watch = revocations.watch(
         principal.session_id,
         principal.subject,
-        _number(claims.get("iat")),
+        json_number(claims.get("iat")),
         lambda: end(InvalidTokenError(SESSION_ENDED, reason="revoked")),
     )
-    expires = _number(claims.get("exp"))
+    expires = json_number(claims.get("exp"))
     timer = None
     if close_on_expiry and expires is not None:
         expired = InvalidTokenError("token has expired", reason="expired")
