@@ -54,8 +54,6 @@ class Introspector:
         self._clock = clock
         self._ttl = settings.introspection_cache_seconds
         self._answers: dict[bytes, tuple[float, dict[str, Any] | None]] = {}
-        self.calls = 0
-        """How many times Keycloak was asked (for tests and metrics)."""
 
     async def claims(self, token: str) -> dict[str, Any]:
         """The token's claims as Keycloak reports them, without the answer-only members.
@@ -85,7 +83,6 @@ class Introspector:
         client = self._client()
         if client is None:
             raise UnavailableError("token introspection is not started", reason="introspection_unavailable")
-        self.calls += 1
         form = {"token": token, "token_type_hint": "access_token"}
         try:
             response, raw = await post_form(client, self._settings, self._url, form, self._client_auth.credentials())
