@@ -3,7 +3,8 @@
 A verified `Principal` is cached and handed to every request that presents the same token, so
 its claims must not be changeable by a handler: appending `"admin"` to
 `claims["realm_access"]["roles"]` would otherwise grant the role to every later request with
-that token. Claims are frozen once, when the principal is built, never on a cache hit.
+that token. Claims are frozen once per principal, when `Principal.claims` is first read (most
+requests never read the raw claims, so a new token does not pay for it), never on a cache hit.
 
 `FrozenDict` is a `dict` subclass rather than a `MappingProxyType`: reading stays at C speed
 (`get`, `in`, iteration), and it remains what `json.dumps`, pydantic, `jsonable_encoder`,
