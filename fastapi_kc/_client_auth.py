@@ -46,10 +46,14 @@ SigningKey = RSAKey | ECKey | OctKey
 
 @dataclass(frozen=True, slots=True)
 class ClientCredentials:
-    """What one token-endpoint request carries to authenticate: form fields and headers."""
+    """What one token-endpoint request carries to authenticate: form fields and headers.
 
-    form: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
+    Left out of the repr: the Basic header is the client secret, base64-encoded, and the form a
+    signed assertion; neither may reach a log line or a traceback's locals.
+    """
+
+    form: dict[str, str] = field(default_factory=dict, repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class ClientAuthenticator:

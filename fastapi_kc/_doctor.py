@@ -13,7 +13,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,7 +101,7 @@ def _settings_checks(settings: KeycloakSettings) -> list[Check]:
 
 @dataclass
 class _ServiceToken:
-    value: str | None
+    value: str | None = field(repr=False)  # a live token: never in a repr
     response: httpx.Response | None
     received_at: float  # our clock, half-way through the request
     error: TokenRequestError | ConfigurationError | None = None

@@ -8,7 +8,7 @@ sharing one request among callers, and retrying stay with the caller (`ServiceTo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
@@ -31,18 +31,21 @@ RETRY_AFTER_CAP_SECONDS: Final = 60.0
 
 @dataclass(frozen=True, slots=True)
 class CachedToken:
-    """A token as a cache keeps it: renewed from `renew_at`, unusable from `expires_at` (caller's clock)."""
+    """A token as a cache keeps it: renewed from `renew_at`, unusable from `expires_at` (caller's clock).
 
-    value: str
+    The token itself is left out of the repr, as every token is.
+    """
+
+    value: str = field(repr=False)
     renew_at: float
     expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
-    """An access token from the token endpoint and how long Keycloak says it lives."""
+    """An access token from the token endpoint and how long Keycloak says it lives (repr without the token)."""
 
-    value: str
+    value: str = field(repr=False)
     lifetime: float
 
 

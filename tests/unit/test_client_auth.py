@@ -62,6 +62,14 @@ def test_the_default_sends_the_secret_as_basic_auth_with_both_parts_form_urlenco
     assert base64.b64decode(encoded).decode() == "shop%20api:a%3Ab%25c"
 
 
+def test_the_credentials_repr_shows_neither_the_basic_header_nor_an_assertion(settings_values) -> None:
+    values = {**settings_values, "client_secret": JWT_SECRET}
+    basic = ClientAuthenticator(KeycloakSettings(**values)).credentials()
+    signed = ClientAuthenticator(KeycloakSettings(**values, client_auth_method="client_secret_jwt")).credentials()
+    assert basic.headers["Authorization"] not in repr(basic)
+    assert signed.form["client_assertion"] not in repr(signed)
+
+
 # --- private_key_jwt -----------------------------------------------------------------------------
 
 

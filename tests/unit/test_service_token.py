@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from fastapi_kc import ConfigurationError, KeycloakSettings, ServiceTokenClient, TokenRequestError
+from fastapi_kc._token_endpoint import CachedToken, IssuedToken
 from tests.support.fake_keycloak import CLIENT_SECRET, FakeKeycloak
 
 T = TypeVar("T")
@@ -346,3 +347,8 @@ def test_the_secret_is_in_no_repr(fake_keycloak: FakeKeycloak, settings_values) 
     error = run(scenario)
     for text in (repr(settings), str(settings), repr(settings.client_secret), repr(client), repr(error), str(error)):
         assert CLIENT_SECRET not in text
+
+
+def test_a_cached_or_issued_token_shows_no_token_in_its_repr() -> None:
+    assert "secret-token" not in repr(CachedToken("secret-token", renew_at=1.0, expires_at=2.0))
+    assert "secret-token" not in repr(IssuedToken("secret-token", lifetime=60.0))
