@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from fastapi_kc import _diagnostics as diagnose
-from fastapi_kc._bearer import bearer_token
+from fastapi_kc._bearer import bearer_token, plain_bearer_header
 from fastapi_kc._dependencies import Dependencies, PrincipalDependency
 from fastapi_kc._errors import AuthError, ConfigurationError, KeysUnavailableError, MissingTokenError
 from fastapi_kc._health import Health, assess, health_router
@@ -112,7 +112,9 @@ class KeycloakAuth(Dependencies, RevocationFace):
         self._users = 0
         self._start_lock: asyncio.Lock | None = None
         self._retry_start_at = float("-inf")
-        super().__init__(self.settings, self.authenticate, self._verifier.binding, clock, scheme_name)
+        super().__init__(
+            self.settings, self.authenticate, self._verifier.binding, clock, scheme_name, self.cached_principal
+        )
 
     def __repr__(self) -> str:
         state = "started" if self._users else "not started"
@@ -300,6 +302,19 @@ class KeycloakAuth(Dependencies, RevocationFace):
         if self._introspector is None:
             self._introspector = Introspector(self.settings, lambda: self._client, self._clock, self.metrics)
         return self._introspector
+
+    def cached_principal(self, headers: list[tuple[bytes, bytes]]) -> Principal | None:
+        """The caller of a request whose token was verified before and is still good, else None.
+
+        The request path's first step, synchronous: a repeated token (the common case) costs a
+        header scan and a cache look-up, no coroutine. None means "call `authenticate`", which
+        decides, logs and refuses; it also covers an auth that is not started and one that
+        introspects every request.
+        """
+        if not self._users or self._introspect_all:
+            return None
+        header = plain_bearer_header(headers)
+        return None if header is None else self._verifier.cached(header)
 
     async def authenticate(
         self, headers: list[tuple[bytes, bytes]], scope: Scope | None = None, optional: bool = False

@@ -32,6 +32,7 @@ from fastapi_kc._step_up import StepUpCheck, acr_check, auth_age_check
 
 # (headers, scope, optional): with `optional`, a request without a bearer token is no refusal.
 Authenticate = Callable[[list[tuple[bytes, bytes]], Scope, bool], Awaitable[Principal]]
+CachedPrincipal = Callable[[list[tuple[bytes, bytes]]], Principal | None]
 PrincipalDependency = Callable[..., Awaitable[Principal]]
 F = TypeVar("F", bound=Callable[..., Any])
 _DECORATOR_PARAMETER = "_fastapi_kc_principal"
@@ -70,10 +71,12 @@ class Dependencies:
         binding: Hashable,
         clock: Callable[[], float] = time.time,
         scheme_name: str | None = None,
+        cached: CachedPrincipal = lambda headers: None,
     ) -> None:
         self._realm = settings.realm
         self._step_up_clock = clock
         self._authenticate = authenticate
+        self._cached = cached
         self._binding = binding
         bearer_name, login_name = scheme_names(settings, scheme_name)
         self._login = LoginScheme(settings, login_name)
@@ -124,13 +127,23 @@ class Dependencies:
             raise self.http_exception(exc) from exc
         except AuthError as exc:
             raise self.http_exception(exc) from exc
+        self._keep(scope, principal)
+        return principal
+
+    def _from_cache(self, scope: Scope) -> Principal | None:
+        """The caller of a request with a token verified before (synchronous); else None."""
+        principal = self._cached(scope["headers"])
+        if principal is not None:
+            self._keep(scope, principal)
+        return principal
+
+    def _keep(self, scope: Scope, principal: Principal) -> None:
         if "user" not in scope:
             scope["user"] = principal  # no middleware ran: this auth authenticates the request
         else:
             # Another authentication ran (a middleware with another auth, or an anonymous public
             # path): its user stays as it is, ours is kept for the other dependencies of this auth.
             scope.setdefault(_PRINCIPALS, {})[self._binding] = principal
-        return principal
 
     def _check_scopes(self, principal: Principal, required: Iterable[str], scope: Scope) -> None:
         held = principal.scopes
@@ -280,7 +293,8 @@ class _PrincipalDependency(PrincipalScheme):
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal:
         # Every request of the dependency form runs this: no helper layers beyond the verify.
         dependencies = self._dependencies
-        found = dependencies._reuse(connection.scope) or await dependencies._resolve(connection)
+        scope = connection.scope
+        found = dependencies._reuse(scope) or dependencies._from_cache(scope) or await dependencies._resolve(connection)
         if security_scopes.scopes:
             dependencies._check_scopes(found, security_scopes.scopes, connection.scope)
         return found
@@ -297,7 +311,8 @@ class _OptionalPrincipalDependency(PrincipalScheme):
 
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal | None:
         dependencies = self._dependencies
-        found = dependencies._reuse(connection.scope)
+        scope = connection.scope
+        found = dependencies._reuse(scope) or dependencies._from_cache(scope)
         if found is None:
             found = await dependencies._resolve(connection, optional=True)
             if found is None:

@@ -44,6 +44,7 @@ class KeySetCache:
         self._cooldown = cooldown
         self._max_age = max_age
         self._max_stale = max_stale
+        self._young = min(max_age, max_stale)  # until then, `lookup` neither refreshes nor refuses
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
         self._attempted_at = float("-inf")
@@ -95,9 +96,18 @@ class KeySetCache:
             return None
         return self._keys.get(kid)
 
-    def is_current(self, key: VerificationKey) -> bool:
-        """Whether `key` is still the realm's key for its kid (it may have been rotated out)."""
-        return self.lookup(key.kid) is key
+    def is_current(self, key: VerificationKey, now: float | None = None) -> bool:
+        """Whether `key` is still the realm's key for its kid (it may have been rotated out).
+
+        Asked on every cached request, so the young key set (the usual case) is answered
+        directly; an old one goes through `lookup` (refresh, staleness). `now`: the caller's clock reading.
+        """
+        if now is None:
+            now = self._clock()
+        keys = self._keys
+        if keys is None or now - self._fetched_at > self._young:
+            return self.lookup(key.kid) is key
+        return keys.keys.get(key.kid) is key
 
     async def resolve_unknown(self, kid: str) -> VerificationKey | None:
         """Look `kid` up again after a refetch, if the cooldown allows one; None if still unknown.

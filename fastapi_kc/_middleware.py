@@ -127,6 +127,7 @@ class KeycloakMiddleware:
         self.credentials = credentials
         self._auths = AuthByIssuer([auth] if isinstance(auth, KeycloakAuth) else list(auth))
         self.auth = self._auths.first
+        self._single = len(self._auths.auths) == 1
         self._public = PublicPaths(public_paths)
         self._on_error = on_error
         if _cors_inside(app):
@@ -154,24 +155,27 @@ class KeycloakMiddleware:
             await self.app(scope, receive, send)
             return
         auth = self.auth
-        try:
-            headers = await self._credential_headers(scope)
-            auth = self._auths.choose(headers)
-            # `optional`: a request without a token is recorded below, once it is known not public.
-            principal = await auth.authenticate(headers, scope, True)
-        except AuthError as exc:
-            if self._is_public(scope):
-                # A public path answers anyway, to an anonymous caller (no token, a bad one, or
-                # Keycloak unreachable). A bad token's refusal is logged and counted as usual; no
-                # token at all is not a refusal here (probes, metric scrapes).
-                scope["user"] = UnauthenticatedUser()
-                scope["auth"] = AuthCredentials()
-                await self.app(scope, receive, send)
-            else:
-                if not exc.recorded:  # no token at all, or an issuer no auth trusts
-                    auth._refused(exc, scope)
-                await self._refuse(scope, receive, send, exc, auth.settings.realm)
-            return
+        # A token verified before answers without a coroutine (one auth: the common case).
+        principal = auth.cached_principal(scope["headers"]) if self._single else None
+        if principal is None:
+            try:
+                headers = await self._credential_headers(scope)
+                auth = self._auths.choose(headers)
+                # `optional`: a request without a token is recorded below, once it is known not public.
+                principal = await auth.authenticate(headers, scope, True)
+            except AuthError as exc:
+                if self._is_public(scope):
+                    # A public path answers anyway, to an anonymous caller (no token, a bad one, or
+                    # Keycloak unreachable). A bad token's refusal is logged and counted as usual; no
+                    # token at all is not a refusal here (probes, metric scrapes).
+                    scope["user"] = UnauthenticatedUser()
+                    scope["auth"] = AuthCredentials()
+                    await self.app(scope, receive, send)
+                else:
+                    if not exc.recorded:  # no token at all, or an issuer no auth trusts
+                        auth._refused(exc, scope)
+                    await self._refuse(scope, receive, send, exc, auth.settings.realm)
+                return
         scope["user"] = principal
         scope["auth"] = _Credentials(principal)
         if kind == "websocket":

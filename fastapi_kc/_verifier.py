@@ -9,9 +9,10 @@ signature check once; an entry is dropped as soon as its key leaves the realm's 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from time import perf_counter
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from fastapi_kc._claims import check_access_token, check_issuer, check_times
 from fastapi_kc._diagnostics import token_refused
@@ -28,7 +29,16 @@ from fastapi_kc._text import printable
 _WARNING_INTERVAL = 60.0  # seconds between two warnings of one configuration-type refusal
 
 
+# The cache is keyed by a token's last characters (its signature's, 192 bits of them): hashing
+# those costs nothing next to hashing a whole 1-2 kB token, which a request would otherwise pay
+# on every call (its header is a new object each time). Each entry holds the whole token, and
+# nothing is answered from the cache unless the token presented equals it byte for byte.
+_KEY_CHARS: Final = 32
+_SCHEME_LENGTH: Final = len(b"Bearer ")  # what precedes the token in the header `cached` reads
+
+
 class _Verified(NamedTuple):
+    token: bytes
     principal: Principal
     expires: float
     key: VerificationKey
@@ -64,11 +74,36 @@ class TokenVerifier:
         self._leeway = settings.leeway_seconds
         self._max_bytes = settings.max_token_bytes
         self._cache_size = settings.token_cache_size
-        self._cache: dict[str, _Verified] = {}
+        # An OrderedDict: evicting the oldest entry of a plain dict (`next(iter(d))`) walks the
+        # holes its earlier deletions left, several microseconds per new token once it is full.
+        self._cache: OrderedDict[str, _Verified] = OrderedDict()
         self._warned_at: dict[str, float] = {}
         # Bound once: the request path calls them without looking anything up.
         self._cache_hit = metrics.token_cache_hit
         self._verified = metrics.token_verified
+
+    def cached(self, header: bytes) -> Principal | None:
+        """The principal of the token in `header` (an Authorization value `Bearer <token>`) if
+        that token was verified before and is still good, else None.
+
+        Synchronous, for the request path (no coroutine to build and await, no copy of the
+        token): the middleware and the dependencies ask here first. None means "ask `verify`",
+        which decides, logs and raises: an unknown token, an expired one, one whose key was
+        rotated out, or one of an ended session all get None here.
+        """
+        hit = self._cache.get(header[-_KEY_CHARS:].decode("latin-1"))
+        if hit is None or len(header) != len(hit.token) + _SCHEME_LENGTH or not header.endswith(hit.token):
+            return None
+        now = self._clock()
+        if now > hit.expires + self._leeway or not self._keys.is_current(hit.key, now):
+            return None
+        if self.revocations.active:
+            try:
+                self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
+            except AuthError:
+                return None
+        self._cache_hit()
+        return hit.principal
 
     async def verify(self, token: str) -> Principal:
         """The caller behind `token`.
@@ -88,15 +123,16 @@ class TokenVerifier:
             if len(token) > self._max_bytes:
                 raise InvalidTokenError("token is too large", reason="too_large")
             now = self._clock()
-            hit = self._cache.get(token)
-            if hit is not None:
-                if now <= hit.expires + self._leeway and self._keys.is_current(hit.key):
+            slot = token[-_KEY_CHARS:]
+            hit = self._cache.get(slot)
+            if hit is not None and token.isascii() and hit.token == token.encode("ascii"):
+                if now <= hit.expires + self._leeway and self._keys.is_current(hit.key, now):
                     # Ended sessions are refused from the cache too: at most two dict look-ups, no I/O.
                     if self.revocations.active:
                         self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
                     self._cache_hit()
                     return hit.principal
-                del self._cache[token]
+                del self._cache[slot]
 
             started = perf_counter()
             parsed = parse_compact(token, allowed_algorithms=self._algorithms)
@@ -113,10 +149,10 @@ class TokenVerifier:
             principal = self._principal_class.from_claims(claims, verified_by=self.binding)
             sid, iat = claims.get("sid"), claims.get("iat")
             verified = _Verified(
-                principal, expires, key, sid if isinstance(sid, str) else None, claims["sub"],
+                token.encode("ascii"), principal, expires, key, sid if isinstance(sid, str) else None, claims["sub"],
                 float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
             )  # fmt: skip
-            self._remember(token, verified)
+            self._remember(slot, verified)
             self.revocations.check(verified.session_id, verified.subject, verified.issued_at)
             self._verified(perf_counter() - started, True)
             return principal
@@ -197,10 +233,10 @@ class TokenVerifier:
                 level = logging.WARNING
         error.log_level, error.log_detail, error.log_fields = level, detail, fields
 
-    def _remember(self, token: str, verified: _Verified) -> None:
+    def _remember(self, slot: str, verified: _Verified) -> None:
         if self._cache_size <= 0:
             return
         if len(self._cache) >= self._cache_size:
             # Oldest first: insertion order is arrival order, and old tokens expire first.
-            del self._cache[next(iter(self._cache))]
-        self._cache[token] = verified
+            self._cache.popitem(last=False)
+        self._cache[slot] = verified

@@ -1,0 +1,233 @@
+"""The request path's cache of verified tokens: a repeated token is found without a verification,
+and only ever the very token that was verified, still good, in a request `bearer_token` accepts.
+
+Both forms ask the cache first (`KeycloakMiddleware`, and `Depends(auth.principal)` alone), so
+each rule is shown through both. Requests are raw ASGI calls where the exact header bytes matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Message
+
+from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
+from fastapi_kc._revocations import Revocation
+from fastapi_kc.metrics import CountingMetrics
+from tests.support.fake_keycloak import FakeKeycloak
+from tests.support.tokens import SigningKey, mint, user_claims
+
+
+class Clock:
+    """A clock tests move by hand; starts at the real time so freshly minted tokens are valid."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def middleware_app(auth: KeycloakAuth) -> ASGIApp:
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.add_middleware(KeycloakMiddleware, auth=auth)
+    return app
+
+
+def dependency_app(auth: KeycloakAuth) -> ASGIApp:
+    app = FastAPI(lifespan=auth.lifespan)
+
+    @app.get("/me")
+    async def me(caller: Principal = Depends(auth.principal)) -> dict[str, str]:
+        return {"ok": caller.subject}
+
+    return app
+
+
+FORMS = [pytest.param(middleware_app, id="middleware"), pytest.param(dependency_app, id="dependency")]
+
+
+class Driver:
+    """Starts an app's lifespan and sends it GET /me with the exact raw headers given."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def get(self, headers: list[tuple[bytes, bytes]]) -> int:
+        status = 0
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        scope: dict[str, Any] = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+            "path": "/me", "raw_path": b"/me", "root_path": "", "query_string": b"", "headers": headers,
+            "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80), "state": {},
+        }  # fmt: skip
+        await self.app(scope, receive, send)
+        return status
+
+    def run(self, body: Callable[[Driver], Any]) -> Any:
+        async def main() -> Any:
+            inbox: asyncio.Queue[Message] = asyncio.Queue()
+            outbox: asyncio.Queue[Message] = asyncio.Queue()
+            task = asyncio.create_task(self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                                                inbox.get, outbox.put))  # fmt: skip
+            await inbox.put({"type": "lifespan.startup"})
+            assert (await outbox.get())["type"] == "lifespan.startup.complete"
+            try:
+                return await body(self)
+            finally:
+                await inbox.put({"type": "lifespan.shutdown"})
+                await outbox.get()
+                await task
+
+        return asyncio.run(main())
+
+
+def bearer(token: str, scheme: bytes = b"Bearer ") -> tuple[bytes, bytes]:
+    return (b"authorization", scheme + token.encode())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def auth(fake_keycloak: FakeKeycloak, settings_values: dict[str, object], clock: Clock) -> KeycloakAuth:
+    settings = KeycloakSettings(**{**settings_values, "jwks_cooldown_seconds": 0})
+    return KeycloakAuth(settings, http_client=fake_keycloak.client(), clock=clock)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_repeated_token_is_verified_once(
+    form: Callable[[KeycloakAuth], ASGIApp],
+    fake_keycloak: FakeKeycloak,
+    settings_values: dict[str, object],
+    signing_key: SigningKey,
+) -> None:
+    counts = CountingMetrics()  # a full verification is a cache miss; the rest are hits
+    auth = KeycloakAuth(KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), metrics=counts)
+    token = mint(user_claims(), signing_key)
+
+    async def three(driver: Driver) -> list[int]:
+        return [await driver.get([bearer(token)]) for _ in range(3)]
+
+    assert Driver(form(auth)).run(three) == [200, 200, 200]
+    assert (counts.cache_misses, counts.cache_hits) == (1, 2)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_token_ending_like_a_cached_one_is_not_taken_for_it(
+    form: Callable[[KeycloakAuth], ASGIApp], auth: KeycloakAuth, signing_key: SigningKey
+) -> None:
+    # The cache is keyed by a token's last characters; a forged payload under a copied signature
+    # shares them with the genuine token, and must be checked (and refused) as any other token.
+    genuine = mint(user_claims(), signing_key)
+    head, _, signature = genuine.split(".")
+    forged = ".".join([head, mint(user_claims(sub="0b5c6e1a-user-luigi"), signing_key).split(".")[1], signature])
+    assert forged[-32:] == genuine[-32:] and len(forged) == len(genuine) and forged != genuine
+
+    async def both(driver: Driver) -> list[int]:
+        return [await driver.get([bearer(genuine)]), await driver.get([bearer(forged)]),
+                await driver.get([bearer("x" + genuine)]), await driver.get([bearer(genuine)])]  # fmt: skip
+
+    assert Driver(form(auth)).run(both) == [200, 401, 401, 200]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param(b"authorization", id="the-same-spelling"),
+        pytest.param(b"Authorization", id="another-spelling"),
+    ],
+)
+def test_a_second_authorization_header_is_refused_even_for_a_cached_token(
+    form: Callable[[KeycloakAuth], ASGIApp], second: bytes, auth: KeycloakAuth, signing_key: SigningKey
+) -> None:
+    token = mint(user_claims(), signing_key)
+
+    async def requests(driver: Driver) -> list[int]:
+        twice = [bearer(token), (second, b"Bearer " + token.encode())]
+        return [await driver.get([bearer(token)]), await driver.get(twice)]
+
+    # Both headers carry the valid token: the refusal can only be the repetition's (invalid_request).
+    assert Driver(form(auth)).run(requests) == [200, 401]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(
+    "scheme",
+    [pytest.param(b"bearer ", id="lower-case-scheme"), pytest.param(b"Bearer   ", id="several-spaces")],
+)
+def test_a_cached_token_in_another_spelling_of_the_header_is_still_accepted(
+    form: Callable[[KeycloakAuth], ASGIApp], scheme: bytes, auth: KeycloakAuth, signing_key: SigningKey
+) -> None:
+    token = mint(user_claims(), signing_key)
+
+    async def requests(driver: Driver) -> list[int]:
+        return [await driver.get([bearer(token)]), await driver.get([bearer(token, scheme)])]
+
+    assert Driver(form(auth)).run(requests) == [200, 200]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_cached_token_expires_on_the_request_path(
+    form: Callable[[KeycloakAuth], ASGIApp], auth: KeycloakAuth, signing_key: SigningKey, clock: Clock
+) -> None:
+    token = mint(user_claims(exp=int(clock.now) + 60), signing_key)
+
+    async def later(driver: Driver) -> list[int]:
+        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        clock.now += 60 + 31  # past the expiry and the 30 s leeway
+        return [*first, await driver.get([bearer(token)])]
+
+    assert Driver(form(auth)).run(later) == [200, 200, 401]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_cached_token_of_an_ended_session_is_refused(
+    form: Callable[[KeycloakAuth], ASGIApp], auth: KeycloakAuth, signing_key: SigningKey, clock: Clock
+) -> None:
+    claims = user_claims()
+    token = mint(claims, signing_key)
+
+    async def logout(driver: Driver) -> list[int]:
+        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        auth.revocations.apply(Revocation("sid", claims["sid"], clock.now, clock.now + 600))
+        return [*first, await driver.get([bearer(token)])]
+
+    assert Driver(form(auth)).run(logout) == [200, 200, 401]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_cached_token_whose_key_left_the_realm_is_refused(
+    form: Callable[[KeycloakAuth], ASGIApp], auth: KeycloakAuth, signing_key: SigningKey, fake_keycloak: FakeKeycloak
+) -> None:
+    old = mint(user_claims(), signing_key)
+    new_key = SigningKey.rsa("kid-new")
+
+    async def rotate(driver: Driver) -> list[int]:
+        first = [await driver.get([bearer(old)]), await driver.get([bearer(old)])]
+        fake_keycloak.keys = [new_key]
+        fresh = await driver.get([bearer(mint(user_claims(), new_key))])  # unknown kid: the key set is fetched again
+        return [*first, fresh, await driver.get([bearer(old)])]
+
+    assert Driver(form(auth)).run(rotate) == [200, 200, 200, 401]
