@@ -23,6 +23,7 @@ from starlette.types import Scope
 
 from fastapi_kc import _diagnostics as diagnose
 from fastapi_kc._bearer import bearer_token, plain_bearer_header
+from fastapi_kc._credentials import request_token
 from fastapi_kc._dependencies import Dependencies, PrincipalDependency
 from fastapi_kc._errors import AuthError, ConfigurationError, KeysUnavailableError, MissingTokenError
 from fastapi_kc._health import Health, assess, health_router
@@ -289,7 +290,9 @@ class KeycloakAuth(Dependencies, RevocationFace):
 
         async def active(connection: HTTPConnection, principal: Principal = Depends(principal_dependency)) -> Principal:
             try:
-                await introspector.claims(bearer_token(connection.scope["headers"]))
+                # A login session's token (the middleware's credential source) has no Authorization header.
+                token = request_token(connection.scope) or bearer_token(connection.scope["headers"])
+                await introspector.claims(token)
             except AuthError as exc:
                 self.metrics.refused(exc.reason)
                 log_refusal(exc, connection.scope, logging.INFO)  # Keycloak's verdict: worth a line

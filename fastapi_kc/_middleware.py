@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_kc._auth import KeycloakAuth
-from fastapi_kc._credentials import CredentialSource, has_authorization
+from fastapi_kc._credentials import CREDENTIAL_SCOPE_KEY, CredentialSource, has_authorization
 from fastapi_kc._errors import AuthError, ConfigurationError
 from fastapi_kc._issuers import AuthByIssuer
 from fastapi_kc._paths import PublicPaths, Rule
@@ -212,7 +212,10 @@ class KeycloakMiddleware:
         if self.credentials is None or has_authorization(headers):
             return headers
         token = await self.credentials(scope)
-        return headers if token is None else [(b"authorization", f"Bearer {token}".encode())]
+        if token is None:
+            return headers
+        scope[CREDENTIAL_SCOPE_KEY] = token
+        return [(b"authorization", f"Bearer {token}".encode())]
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         started: list[KeycloakAuth] = []

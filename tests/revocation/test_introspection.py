@@ -13,8 +13,9 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import Scope
 
-from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakSettings, Principal
+from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
 from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, REALM_PATH, FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 
@@ -176,3 +177,28 @@ def test_introspection_without_client_credentials_is_a_configuration_error(
     auth = KeycloakAuth(KeycloakSettings(**values), http_client=fake_keycloak.client())
     with pytest.raises(ConfigurationError, match="KEYCLOAK_CLIENT_ID"):
         auth.require_active()
+
+
+def test_a_token_from_the_middlewares_credential_source_is_introspected_too(
+    fake_keycloak: FakeKeycloak,
+    settings_values: dict[str, object],
+    introspection: Introspection,
+    signing_key: SigningKey,
+) -> None:
+    # A login session's token reaches the app without an Authorization header (the browser sends
+    # only its cookie): `require_active` must ask Keycloak about that token, not answer 401.
+    claims = user_claims()
+    token = mint(claims, signing_key)
+    introspection.answers[token] = active_answer(claims)
+    auth = KeycloakAuth(KeycloakSettings(**settings_values), http_client=fake_keycloak.client())
+
+    async def session_cookie(scope: Scope) -> str | None:
+        return token if b"session=mario" in dict(scope["headers"]).get(b"cookie", b"") else None
+
+    app = make_app(auth)
+    app.add_middleware(KeycloakMiddleware, auth=auth, credentials=session_cookie)
+    with TestClient(app) as client:
+        answer = client.get("/active", headers={"Cookie": "session=mario"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["subject"] == claims["sub"]
+    assert introspection.calls == 1
