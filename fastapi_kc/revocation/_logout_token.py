@@ -96,7 +96,14 @@ class LogoutTokenValidator:
         except AuthError as exc:
             raise InvalidLogoutTokenError(f"logout token refused: {exc.description}") from None
         aud = claims.get("aud")
-        audiences = {aud} if isinstance(aud, str) else set(aud) if isinstance(aud, list) else set()
+        # Members that are not strings name no client (and a JSON object is not hashable).
+        audiences = (
+            {aud}
+            if isinstance(aud, str)
+            else {a for a in aud if isinstance(a, str)}
+            if isinstance(aud, list)
+            else set()
+        )
         # §2.6 step 3: the audience must be a client whose logouts this service honours.
         if not audiences & self._audience:
             raise InvalidLogoutTokenError("logout token refused: audience (aud) is not in logout_audience")

@@ -92,6 +92,7 @@ INVALID: dict[str, Any] = {
     "wrong issuer": lambda key: logout_token(key, iss="https://evil.example.test/realms/demo"),
     "audience not in logout_audience": lambda key: logout_token(key, aud="api"),
     "audience missing": lambda key: logout_token(key, aud=None),
+    "audience of JSON objects": lambda key: logout_token(key, aud=[{"client": "web"}, ["web"]]),
     "signed by another key": lambda key: logout_token(_other_key()),
     "unsigned (alg none)": lambda key: logout_token(key).rsplit(".", 1)[0] + ".",
     "access token typ": lambda key: logout_token(key, header={"typ": "JWT"}),
