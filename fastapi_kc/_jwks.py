@@ -17,6 +17,7 @@ from fastapi_kc._errors import KeysUnavailableError
 from fastapi_kc._http import FetchError
 from fastapi_kc._keys import KeySet, VerificationKey
 from fastapi_kc._metrics import NO_METRICS, MetricsSink
+from fastapi_kc._text import printable
 
 logger = logging.getLogger("fastapi_kc")
 
@@ -165,7 +166,12 @@ class KeySetCache:
             len(keys),
             keys.describe(),
             f"; no longer trusted: {', '.join(sorted(removed))}" if removed else "",
-            extra={"event": "key_set_fetch", "result": "ok", "url": self._url, "kids": sorted(keys.keys)},
+            extra={
+                "event": "key_set_fetch",
+                "result": "ok",
+                "url": self._url,
+                "kids": [printable(kid) for kid in sorted(keys.keys)],
+            },
         )
         for reason in keys.skipped:
             # Routine for Keycloak (its JWKS also lists an encryption key), so not a warning.

@@ -25,6 +25,7 @@ from fastapi_kc._errors import TokenRequestError
 from fastapi_kc._http import create_http_client
 from fastapi_kc._metrics import NO_METRICS, MetricsSink
 from fastapi_kc._settings import KeycloakSettings
+from fastapi_kc._text import printable
 from fastapi_kc._token_endpoint import CachedToken as _Token
 from fastapi_kc._token_endpoint import DescribeRefusal, post_token_form
 from fastapi_kc._token_exchange import ExchangeCache, exchange_form, exchange_key, exchange_refused
@@ -257,7 +258,7 @@ class ServiceTokenClient:
             "grant": grant.rsplit(":", 1)[-1],
             "result": result,
             "status": status,
-            "error": error,
+            "error": None if error is None else printable(error),  # Keycloak's (or a proxy's) text
             "client": self._client_id,
         }
 

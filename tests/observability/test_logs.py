@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import Depends, FastAPI, WebSocket
 from fastapi.testclient import TestClient
@@ -204,3 +205,37 @@ def test_a_token_of_an_issuer_no_auth_trusts_is_logged_once_with_the_request(
     (line,) = refusals(read(log_lines), "issuer")
     assert (line["status"], line["method"], line["path"]) == (401, "GET", "/orders")
     assert line["message"] == "token refused: reason=issuer status=401: token issuer is not one this service trusts"
+
+
+def test_keycloaks_error_codes_and_key_ids_reach_the_fields_escaped(
+    client: TestClient,
+    log_lines: list[dict[str, Any]],
+    fake_keycloak: FakeKeycloak,
+    settings_values: dict[str, Any],
+) -> None:
+    # Both come from the server (or whatever answers in its place): a plain `%(error)s` formatter
+    # must not be able to print a forged line from them.
+    hostile = SigningKey.rsa("kid\n[PASS] forged")
+    fake_keycloak.keys.append(hostile)
+    client.get("/me", headers={"Authorization": f"Bearer {mint(user_claims(), hostile)}"})
+
+    def forged_error(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(400, json={"error": "invalid_grant\n[PASS] forged"})
+        return None
+
+    fake_keycloak.override = forged_error
+
+    async def refused_token() -> None:
+        async with ServiceTokenClient(
+            KeycloakSettings(**settings_values), http_client=fake_keycloak.client()
+        ) as tokens:
+            with pytest.raises(TokenRequestError):
+                await tokens.get_token()
+
+    asyncio.run(refused_token())
+    lines = read(log_lines)
+    [kids] = [line["kids"] for line in lines if line.get("event") == "key_set_fetch" and len(line["kids"]) == 2]
+    assert "kid\\n[PASS] forged" in kids
+    errors = [line["error"] for line in lines if line.get("event") == "service_token_request" and line.get("error")]
+    assert errors and all(error == "invalid_grant\\n[PASS] forged" for error in errors)
