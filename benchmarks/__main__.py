@@ -27,6 +27,8 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
     "verify_new": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
     "verify_repeated": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
     "asgi": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "150"]),
+    "features": (["--rounds", "30", "--calls", "300"], ["--rounds", "5", "--calls", "200"]),
+    "gc_fill": ([], []),
     "uvicorn": (
         ["--rounds", "5", "--duration", "3", "--max-requests", "100000"],
         ["--rounds", "1", "--duration", "2", "--max-requests", "100000"],
@@ -36,7 +38,7 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
     "memory": ([], []),
     "service_tokens": ([], []),
 }
-NEEDS_OURS = {"cold_start", "kid_flood", "memory", "service_tokens"}
+NEEDS_OURS = {"cold_start", "kid_flood", "memory", "service_tokens", "features", "gc_fill"}
 
 
 def _cpu() -> str:

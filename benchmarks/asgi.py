@@ -21,6 +21,20 @@ ASGIApp = Callable[..., Awaitable[None]]
 
 # Variants measured in process only: the uvicorn scenario keeps to the forms its targets name.
 IN_PROCESS_ONLY = frozenset({"floor_mw", "floor_dep", "ours_roles", "ours_deco"})
+
+# Issue 16 item 7: each feature added since, against the same request without it (scenario 3c).
+FEATURES = {
+    "ours_mw": "KeycloakMiddleware (no revocations, no metrics)",
+    "feat_rev_memory": "+ revocation check, memory store (2,000 revocations of others)",
+    "feat_rev_redis": "+ revocation check, Redis store (2,000 revocations of others)",
+    "feat_metrics": "+ PrometheusMetrics",
+    "ours_dep": "Depends(auth.principal)",
+    "feat_introspect": "Depends(auth.require_active()): introspection cache hit",
+}
+FEATURE_BASE = {
+    "feat_rev_memory": "ours_mw", "feat_rev_redis": "ours_mw", "feat_metrics": "ours_mw", "feat_introspect": "ours_dep",
+}  # fmt: skip
+REVOKED_OTHERS = 1000  # sessions, and as many subjects, of other users
 ROLE = "user"  # a realm role every benchmark token holds (common.claims)
 
 # name -> label; the order is the table's order
@@ -228,6 +242,57 @@ class FloorMiddleware:
                 return
             scope["user"] = claims
         await self.app(scope, receive, send)
+
+
+def revoke_others(auth: Any) -> None:
+    """Fill the auth's revocation list with ended sessions and subjects of other users."""
+    import time
+
+    from fastapi_kc._revocations import Revocation
+
+    now = time.time()
+    for i in range(REVOKED_OTHERS):
+        auth.revocations.apply(Revocation("sid", f"other-session-{i}", now, now + 3600))
+        auth.revocations.apply(Revocation("sub", f"other-user-{i}", now, now + 3600))
+
+
+def build_feature_app(
+    variant: str, internal_url: str, http_client: Any = None, redis_url: str | None = None
+) -> FastAPI:
+    """Scenario 3c: KeycloakMiddleware or Depends(auth.principal) with one feature turned on."""
+    from contextlib import asynccontextmanager
+
+    from fastapi_kc import KeycloakMiddleware
+
+    overrides: dict[str, Any] = {}
+    if variant == "feat_rev_redis":
+        if redis_url is None:
+            raise ValueError("feat_rev_redis needs a Redis URL")
+        overrides["revocation_store"] = redis_url
+    metrics = None
+    if variant == "feat_metrics":
+        from prometheus_client import CollectorRegistry
+
+        from fastapi_kc.metrics import PrometheusMetrics
+
+        metrics = PrometheusMetrics(CollectorRegistry())
+    auth = ours.make_auth(http_client, internal_url, metrics=metrics, **overrides)
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        async with auth.lifespan(app):
+            if variant.startswith("feat_rev"):
+                revoke_others(auth)
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.bench_auth = auth
+    if variant == "feat_introspect":
+        _endpoint(app, auth.require_active())
+    else:
+        _endpoint(app)
+        app.add_middleware(KeycloakMiddleware, auth=auth, public_paths=["/health"])
+    return app
 
 
 def build_app(variant: str, internal_url: str, http_client: Any = None) -> FastAPI:

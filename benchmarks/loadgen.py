@@ -67,6 +67,17 @@ def tool() -> str:
     return "wrk" if shutil.which("wrk") else "python"
 
 
+def pinned(command: list[str], cpu: int) -> list[str]:
+    """`command` run on one CPU (`taskset`), so that the server and the load generator each have
+    a core of their own; unchanged on a machine with one core or without taskset."""
+    if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "-c", str(cpu), *command]
+
+
+SERVER_CPU, LOAD_CPU = 0, 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,7 +102,7 @@ class Servers:
             self.ports[v] = port
             self.procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "benchmarks.serve", v, str(port), self.kc_url],
+                    pinned([sys.executable, "-m", "benchmarks.serve", v, str(port), self.kc_url], SERVER_CPU),
                     cwd=common.ROOT,
                 )
             )
@@ -142,7 +153,7 @@ def _run_wrk(url: str, token: str | None, token_file: Path | None, duration: flo
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(_LUA)
         script = f.name
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(duration))}s", "-s", script]
+    cmd = pinned(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(duration))}s", "-s", script], LOAD_CPU)
     if token is not None:
         cmd += ["-H", f"Authorization: Bearer {token}"]
     cmd += [f"{url}/items", "--", str(limit)]

@@ -30,12 +30,15 @@ def settings(internal_url: str, **overrides: Any) -> Any:
     return KeycloakSettings(**common.settings_kwargs(internal_url, **overrides))
 
 
-def make_auth(http_client: Any, internal_url: str = "http://keycloak.internal.test", **overrides: Any) -> Any:
+def make_auth(
+    http_client: Any, internal_url: str = "http://keycloak.internal.test", metrics: Any = None, **overrides: Any
+) -> Any:
     from fastapi_kc import KeycloakAuth
 
+    extra = {} if metrics is None else {"metrics": metrics}
     if http_client is None:
-        return KeycloakAuth(settings(internal_url, **overrides))
-    return KeycloakAuth(settings(internal_url, **overrides), http_client=http_client)
+        return KeycloakAuth(settings(internal_url, **overrides), **extra)
+    return KeycloakAuth(settings(internal_url, **overrides), http_client=http_client, **extra)
 
 
 async def start_auth(http_client: Any, internal_url: str = "http://keycloak.internal.test", **overrides: Any) -> Any:

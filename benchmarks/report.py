@@ -27,6 +27,17 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The `q` quantile (0-1), interpolated between the closest ranks."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    pos = q * (len(s) - 1)
+    low = int(pos)
+    high = min(low + 1, len(s) - 1)
+    return s[low] + (s[high] - s[low]) * (pos - low)
+
+
 def per_round(a: list[float], b: list[float], fn: Any) -> list[float]:
     return [fn(x, y) for x, y in zip(a, b, strict=False)]
 
@@ -74,12 +85,16 @@ class Report:
                 self._verify(key, title)
         if "asgi" in self.r:
             self._asgi()
+        if "features" in self.r:
+            self._features()
         if "uvicorn" in self.r:
             self._uvicorn()
         if "cold_start" in self.r:
             self._cold_start()
         if "kid_flood" in self.r:
             self._kid_flood()
+        if "gc_fill" in self.r:
+            self._gc_fill()
         if "memory" in self.r:
             self._memory()
         if "service_tokens" in self.r:
@@ -113,8 +128,9 @@ class Report:
             ],
         )
         if "ours" in us:
-            ratio = med(per_round(us["ours"], floor, lambda a, b: a / b))
-            limit = 1.3 if d["mode"] == "new" else 0.1
+            ratios = per_round(us["ours"], floor, lambda a, b: a / b)
+            ratio = med(ratios)
+            limit = 1.15 if d["mode"] == "new" else 0.1
             self._target(
                 title.split(".")[0],
                 f"verify, {d['mode']} token, x floor",
@@ -122,6 +138,15 @@ class Report:
                 f"{ratio:.2f}",
                 ratio <= limit,
             )
+            if d["mode"] == "new":
+                p75 = quantile(ratios, 0.75)
+                self._target(
+                    title.split(".")[0],
+                    "verify, new token, x floor: 75th percentile of the per-round ratios",
+                    "<= 1.25",
+                    f"{p75:.2f}",
+                    p75 <= 1.25,
+                )
             checks_ok = not any(d["problems"].values())
             self._target(
                 title.split(".")[0],
@@ -195,8 +220,9 @@ class Report:
         if "ours_mw" not in d["us"]["repeated"]:
             return
         bare = d["us"]["repeated"]["bare"]
-        tput = med(per_round(d["us"]["repeated"]["ours_mw"], bare, lambda a, b: b / a))
-        self._target("3", "middleware, repeated tokens: throughput x bare", ">= 0.85", f"{tput:.2f}", tput >= 0.85)
+        slower = med(per_round(d["us"]["repeated"]["ours_mw"], bare, lambda a, b: a / b))
+        self._target("3", "middleware, repeated tokens: time per request x bare", "<= 1.08", f"{slower:.3f}",
+                     slower <= 1.08)  # fmt: skip
         for mode, limit in (("repeated", 20.0), ("new", 3.0)):
             ratio = med(per_round(over[(mode, "fkm")], over[(mode, "ours_mw")], _safe_div))
             self._target(
@@ -297,9 +323,11 @@ class Report:
             ],
             rows,
             [
-                f"uvicorn (uvloop, httptools), one process per variant; load: {d['tool']}, 1 thread, "
-                f"{d['connections']} connections, {d['rounds']} interleaved rounds of {d['duration']:g} s "
-                f"(at most {d['max_requests']:,} requests); the load generator shares the 2 cores with the server.",
+                f"uvicorn (uvloop, httptools), one worker process per variant, pinned to core 0 (`taskset`); "
+                f"load: {d['tool']}, 1 thread, {d['connections']} keep-alive connections, pinned to core 1; "
+                f"{d['rounds']} alternating rounds of {d['duration']:g} s per variant and mode (the order rotates "
+                f"every round; at most {d['max_requests']:,} requests). Ratios are medians of per-round ratios; "
+                "the spread of each is given with its target. Access log off, log level warning, as in production.",
                 f"New tokens: a fresh slice of {d.get('new_tokens_per_round', 0):,} distinct tokens per round"
                 + _reuse_note(d["results"]["new"]),
             ],
@@ -312,10 +340,16 @@ class Report:
                 rps, bare = [x["rps"] for x in res[mode][v]], [x["rps"] for x in res[mode]["bare"]]
                 return per_round(rps, bare, lambda a, b: 1e6 / a - 1e6 / b)
 
-            rep = [x["rps"] for x in res["repeated"]["ours_mw"]]
             bare = [x["rps"] for x in res["repeated"]["bare"]]
-            tput = med(per_round(rep, bare, lambda a, b: a / b))
-            self._target("3b", "uvicorn: middleware, repeated tokens, throughput x bare", "", f"{tput:.2f}", None)
+            for variant, form, limit in (("ours_mw", "middleware", 0.9), ("ours_dep", "Depends(auth.principal)", 0.85)):
+                if variant not in res["repeated"]:
+                    continue
+                ratios = per_round([x["rps"] for x in res["repeated"][variant]], bare, lambda a, b: a / b)
+                tput = med(ratios)
+                self._target(
+                    "3b", f"uvicorn: {form}, repeated tokens, throughput x bare (median of {len(ratios)} runs; "
+                    f"range {min(ratios):.2f}-{max(ratios):.2f})", f">= {limit}", f"{tput:.2f}", tput >= limit,
+                )  # fmt: skip
             for mode in ("repeated", "new"):
                 ratio = med(per_round(over(mode, "fkm"), over(mode, "ours_mw"), _safe_div))
                 self._target(
@@ -401,6 +435,82 @@ class Report:
             f"{d['flood_p99_us']:.0f} us (alone {d['baseline_p99_us']:.0f})",
             None,
         )
+
+    def _features(self) -> None:
+        """Issue 16 item 7: each feature's own cost, against the same request without it."""
+        d = self.r["features"]
+        rows = []
+        for v, us in d["us"].items():
+            base = d["base"].get(v)
+            cost = per_round(us, d["us"][base], lambda a, b: a - b) if base else []
+            rows.append([
+                d["labels"][v], f"{med(us):.1f}", d["labels"][base] if base else "",
+                f"{med(cost):+.2f}" if cost else "", spread(cost) if cost else "",
+            ])  # fmt: skip
+        self._table(
+            "3c. What each feature costs (in process, repeated tokens)",
+            ["variant", "us/request", "against", "cost us (median of per-round differences)", "IQR"],
+            rows,
+            [
+                f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests per variant. "
+                "The revocation rows hold 1,000 ended sessions and 1,000 ended subjects of other users, so the "
+                "check runs (an empty list is skipped); with Redis the request path reads the same local list, "
+                "fed by Redis in the background. Metrics: PrometheusMetrics on its own registry (counted in "
+                "memory, published when scraped). Introspection: `require_active()` with the answer cached."
+                + ("" if d.get("redis") else " redis-server was not installed: no Redis row."),
+                "sanity (status of a valid request): " + ", ".join(f"{k} {v}" for k, v in d["sanity"].items()),
+            ],
+        )
+        for v, what, limit in (
+            ("feat_rev_memory", "revocation check (memory store)", 1.0),
+            ("feat_rev_redis", "revocation check (Redis store)", 1.0),
+            ("feat_metrics", "metrics on (PrometheusMetrics) vs off", 1.0),
+            ("feat_introspect", "introspection cache hit (require_active vs auth.principal)", None),
+        ):
+            if v not in d["us"]:
+                self._target("3c", f"{what}: cost per request", "<= 1 us" if limit else "", "not run", None)
+                continue
+            cost = med(per_round(d["us"][v], d["us"][d["base"][v]], lambda a, b: a - b))
+            self._target("3c", f"{what}: cost per request", f"<= {limit:g} us" if limit else "", f"{cost:.2f} us",
+                         None if limit is None else cost <= limit)  # fmt: skip
+
+    def _gc_fill(self) -> None:
+        """Issue 16 item 5: garbage collection on the request path while the verified-token cache fills."""
+        phases = self.r["gc_fill"]["phases"]
+        rows = [
+            [
+                "after gc.freeze()" if p["freeze"] else "as started",
+                f"{p['requests']:,}", str(p["cache_entries"]),
+                f"{p['p50_us']:.0f}", f"{p['p99_us']:.0f}", f"{p['p999_us']:.0f}", f"{p['max_us']:.0f}",
+                f"{p['p99_over_p50']:.2f}", _gc(p),
+            ]
+            for p in phases
+        ]  # fmt: skip
+        self._table(
+            "5b. Garbage collection while the verified-token cache fills",
+            [
+                "process",
+                "new tokens",
+                "cache entries",
+                "p50 us",
+                "p99 us",
+                "p99.9 us",
+                "max us",
+                "p99/p50",
+                "GC runs gen0/1/2 (longest pause ms)",
+            ],
+            rows,
+            [
+                "Distinct valid tokens, one request each, through KeycloakMiddleware in process: the cache (4,096 "
+                "entries by default) fills, then turns over twice. Collections counted with gc.callbacks. "
+                "A full (gen 2) collection walks every tracked object of the process; none ran. "
+                f"Tracked objects in the process: {phases[0].get('tracked_objects', 0):,}."
+            ],
+        )
+        plain = phases[0]
+        full = int(plain["gc_collections"]["2"])
+        self._target("5", "full GC collections on the request path while the cache fills", "0", str(full), full == 0)
+        self._target("5", "p99/p50 of requests while the cache fills", "", f"{plain['p99_over_p50']:.2f}", None)
 
     def _memory(self) -> None:
         d = self.r["memory"]
@@ -510,6 +620,16 @@ class Report:
             "audience and expiry with the key loaded beforehand, and is shown to refuse a token with",
             "a wrong audience, a wrong issuer, an expired one and a forged one before anything is timed.",
             "",
+            "Under a real server (3b): each variant is its own uvicorn process with one worker, pinned",
+            "to core 0 with `taskset`; wrk (one thread) is pinned to core 1, so that server and load",
+            "generator never take turns on one core. Variants and token modes alternate within each of",
+            "the rounds, and each ratio is the median of the per-round ratios; its range over the rounds",
+            "is printed next to it. The 0.83x reported for the middleware in issue 16 came from the",
+            "unpinned setup (wrk and the server sharing both cores with each other and with other work,",
+            "so any extra CPU of the server also slowed the load generator) and from the per-request",
+            "cost of the bearer header check (~2 us, now skipped for a cached token); pinned, the",
+            "middleware's cost is its in-process cost.",
+            "",
             "## Targets",
             "",
             _md_table(
@@ -536,8 +656,11 @@ class Report:
             "   (configured for the same checks, against a fake Keycloak on 127.0.0.1); (a) in process,",
             "   the ASGI app called directly with a hand-built scope (httpx's ASGITransport would add",
             "   ~500 us per request and hide the differences); (b) uvicorn driven by a load generator.",
+            "   (c) each feature added since (revocation check with the memory and the Redis store, metrics,",
+            "   introspection) against the same request without it.",
             "4. **Cold start**: 1,000 concurrent requests when no key is cached for their `kid`.",
-            "5. **Unknown-kid flood**: 10,000 tokens with random `kid`s while valid requests go on.",
+            "5. **Unknown-kid flood**: 10,000 tokens with random `kid`s while valid requests go on;",
+            "   (b) latency and garbage collections while the verified-token cache fills and turns over.",
             "6. **Memory**: peak RSS after 100,000 distinct valid tokens (the token cache is bounded).",
             "7. **Service tokens**: 1,000 concurrent `get_token()` calls.",
             "",
@@ -592,7 +715,7 @@ class Report:
             bars = ax.barh([i - 0.2 for i in y], vals_rep, height=0.4, label="repeated token", color="#55a868")
             ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
         ax.axvline(1.0, color="black", lw=1, ls="--", label="floor")
-        ax.axvline(1.3, color="#c44e52", lw=1, ls=":", label="target (new) 1.3x")
+        ax.axvline(1.15, color="#c44e52", lw=1, ls=":", label="target (new) 1.15x")
         ax.set_yticks(y)
         ax.set_yticklabels([new["labels"][n].replace(" (deprecated)", "") for n in names], fontsize=8)
         ax.invert_yaxis()

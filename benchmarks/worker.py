@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -16,7 +17,7 @@ import random
 import string
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,91 @@ def asgi_scenario(args: argparse.Namespace) -> dict[str, Any]:
         result = asyncio.run(_asgi(args, kc_url))
         result["keycloak_requests"] = server_stats(kc_url)
     return result
+
+
+# --- scenario 3c: what each feature costs ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _redis_server() -> Iterator[str | None]:
+    """Debian's redis-server on a free loopback port (nothing persisted); None when not installed."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", workdir, "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                        conn.sendall(b"PING\r\n")
+                        if conn.recv(16).startswith(b"+PONG"):
+                            break
+                except OSError:
+                    time.sleep(0.1)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def _features(args: argparse.Namespace, kc_url: str, redis_url: str | None) -> dict[str, Any]:
+    names = [v for v in asgi.FEATURES if v != "feat_rev_redis" or redis_url is not None]
+    apps = {
+        v: asgi.build_app(v, kc_url)
+        if v in ("ours_mw", "ours_dep")
+        else asgi.build_feature_app(v, kc_url, None, redis_url)
+        for v in names
+    }
+    lifespans = [asgi.Lifespan(app) for app in apps.values()]
+    for ls in lifespans:
+        await ls.__aenter__()
+    repeated = common.tokens(0, 1)[0]
+    sanity = {v: await asgi.request(app, repeated) for v, app in apps.items()}
+    revoked = {v: len(app.state.bench_auth.revocations) for v, app in apps.items()}
+    for app in apps.values():
+        await asgi.timed_requests(app, [repeated] * 300)
+    n = args.calls
+    us: dict[str, list[float]] = {v: [] for v in names}
+    for r in range(args.rounds):
+        for v in rotated(names, r):
+            gc.collect()
+            seconds, _ = await asgi.timed_requests(apps[v], [repeated] * n)
+            us[v].append(seconds / n * 1e6)
+    for ls in lifespans:
+        await ls.__aexit__(None, None, None)
+    return {
+        "requests_per_round": n,
+        "rounds": args.rounds,
+        "labels": {v: asgi.FEATURES[v] for v in names},
+        "base": {v: asgi.FEATURE_BASE[v] for v in names if v in asgi.FEATURE_BASE},
+        "us": us,
+        "sanity": sanity,
+        "revocations_listed": revoked,
+        "redis": redis_url is not None,
+    }
+
+
+@scenario("features")
+def features_scenario(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.fake_keycloak import running_server
+
+    with running_server() as kc_url, _redis_server() as redis_url:
+        return asyncio.run(_features(args, kc_url, redis_url))
 
 
 # --- scenario 3b: uvicorn over loopback -----------------------------------------------------------
@@ -406,6 +492,69 @@ async def _kid_flood(args: argparse.Namespace) -> dict[str, Any]:
 @scenario("kid_flood")
 def kid_flood(args: argparse.Namespace) -> dict[str, Any]:
     return asyncio.run(_kid_flood(args))
+
+
+# --- scenario 5b: garbage collection while the verified-token cache fills -------------------------
+
+
+async def _gc_fill_phase(kc_url: str, tokens: list[str], freeze: bool) -> dict[str, Any]:
+    app = asgi.build_app("ours_mw", kc_url)
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append(time.perf_counter() - started[0])
+
+    async with asgi.Lifespan(app):
+        for token in common.tokens(0, 50):  # warm: first requests import and build lazily
+            await asgi.request(app, token)
+        gc.collect()
+        if freeze:
+            gc.freeze()  # what a service does once started: start-up objects out of every collection
+        latencies: list[float] = []
+        statuses: set[int] = set()
+        gc.callbacks.append(on_gc)
+        try:
+            for token in tokens:
+                t0 = time.perf_counter()
+                statuses.add(await asgi.request(app, token))
+                latencies.append(time.perf_counter() - t0)
+        finally:
+            gc.callbacks.remove(on_gc)
+        cache = app.state.bench_auth._verifier._cache
+        entries = len(cache)
+    if freeze:
+        gc.unfreeze()
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    return {
+        "freeze": freeze,
+        "requests": len(tokens),
+        "statuses": sorted(statuses),
+        "cache_entries": entries,
+        "p50_us": p50 * 1e6,
+        "p99_us": p99 * 1e6,
+        "p999_us": percentile(latencies, 99.9) * 1e6,
+        "max_us": max(latencies) * 1e6,
+        "p99_over_p50": p99 / p50,
+        "gc_collections": {str(g): len(v) for g, v in pauses.items()},
+        "gc_max_pause_ms": {str(g): max(v) * 1000 if v else 0.0 for g, v in pauses.items()},
+        "tracked_objects": len(gc.get_objects()),
+    }
+
+
+@scenario("gc_fill")
+def gc_fill(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.fake_keycloak import running_server
+
+    n = 3 * 4096  # three times the default cache size: it fills, then turns over twice
+    with running_server() as kc_url:
+        plain = asyncio.run(_gc_fill_phase(kc_url, common.tokens(10_000, n), freeze=False))
+        gc.collect()
+        frozen = asyncio.run(_gc_fill_phase(kc_url, common.tokens(30_000, n), freeze=True))
+    return {"phases": [plain, frozen]}
 
 
 # --- scenario 6: memory ------------------------------------------------------------------------------
