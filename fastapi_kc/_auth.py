@@ -257,6 +257,8 @@ class KeycloakAuth(Dependencies, RevocationFace):
                 use had to start the auth and the start failed.
         """
         try:
+            if self._users and not self._introspect_all:  # the usual case, one coroutine less
+                return await self._verifier.verify(token)
             return await self._verify(token)
         except AuthError as exc:
             self._refused(exc, None)
@@ -331,7 +333,10 @@ class KeycloakAuth(Dependencies, RevocationFace):
             AuthError: no or malformed Authorization header, or a token `verify` refuses.
         """
         try:
-            return await self._verify(bearer_token(headers))
+            token = bearer_token(headers)
+            if self._users and not self._introspect_all:  # the usual case, one coroutine less
+                return await self._verifier.verify(token)
+            return await self._verify(token)
         except AuthError as exc:
             if not (optional and isinstance(exc, MissingTokenError)):
                 self._refused(exc, scope)

@@ -84,8 +84,13 @@ def check_audience(claims: dict[str, Any], audiences: frozenset[str]) -> None:
     aud = claims.get("aud")
     if isinstance(aud, str) and aud in audiences:
         return
-    if isinstance(aud, list) and all(isinstance(item, str) for item in aud) and not audiences.isdisjoint(aud):
-        return
+    if isinstance(aud, list):
+        for item in aud:  # every entry a string (a plain loop: this runs for every new token)
+            if not isinstance(item, str):
+                break
+        else:
+            if not audiences.isdisjoint(aud):
+                return
     raise InvalidTokenError("token audience (aud) does not include this API", reason="audience")
 
 
