@@ -1,9 +1,10 @@
 """Token verification: strict parse, key by `kid`, signature, claims, Principal; and a cache.
 
 The order matters: nothing from the payload is read, let alone trusted, before the signature
-verifies (role checks come later still, in the framework glue). A verified token seen again
-is answered from a bounded cache until it expires, so a client calling many times pays the
-signature check once; an entry is dropped as soon as its key leaves the realm's key set.
+verifies (role checks come later still, in the framework glue). A token verified a second
+time is answered from a bounded cache from then on until it expires, so a client calling many
+times pays the signature check twice (a token seen once is not kept: see `_seen_once`); an
+entry is dropped as soon as its key leaves the realm's key set.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class TokenVerifier:
         # An OrderedDict: evicting the oldest entry of a plain dict (`next(iter(d))`) walks the
         # holes its earlier deletions left, several microseconds per new token once it is full.
         self._cache: OrderedDict[str, _Verified] = OrderedDict()
+        self._seen: dict[str, None] = {}  # slots of tokens verified once, not (yet) cached
         self._warned_at: dict[str, float] = {}
         # Bound once: the request path calls them without looking anything up.
         self._cache_hit = metrics.token_cache_hit
@@ -148,12 +150,13 @@ class TokenVerifier:
             )
             principal = self._principal_class.from_claims(claims, verified_by=self.binding)
             sid, iat = claims.get("sid"), claims.get("iat")
-            verified = _Verified(
-                token.encode("ascii"), principal, expires, key, sid if isinstance(sid, str) else None, claims["sub"],
-                float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
-            )  # fmt: skip
-            self._remember(slot, verified)
-            self.revocations.check(verified.session_id, verified.subject, verified.issued_at)
+            session_id = sid if isinstance(sid, str) else None
+            issued_at = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None
+            if self._seen_once(slot):
+                self._remember(slot, _Verified(
+                    token.encode("ascii"), principal, expires, key, session_id, claims["sub"], issued_at
+                ))  # fmt: skip
+            self.revocations.check(session_id, claims["sub"], issued_at)
             self._verified(perf_counter() - started, True)
             return principal
         except AuthError as exc:
@@ -233,9 +236,25 @@ class TokenVerifier:
                 level = logging.WARNING
         error.log_level, error.log_detail, error.log_fields = level, detail, fields
 
-    def _remember(self, slot: str, verified: _Verified) -> None:
+    def _seen_once(self, slot: str) -> bool:
+        """Whether the token in `slot` was verified once before; notes it otherwise.
+
+        A token enters the cache on its second sighting: one seen once (every token, under a
+        flood of distinct ones) costs a short string here, not an entry that outlives the request
+        (its principal, claims and copy of the token: memory, and work for the garbage collector).
+        A client that calls again pays a second verification, then is answered from the cache.
+        """
         if self._cache_size <= 0:
-            return
+            return False
+        if slot in self._seen:
+            del self._seen[slot]
+            return True
+        if len(self._seen) >= self._cache_size:
+            self._seen.clear()  # bounded; a token noted just before is cached one sighting later
+        self._seen[slot] = None
+        return False
+
+    def _remember(self, slot: str, verified: _Verified) -> None:
         if len(self._cache) >= self._cache_size:
             # Oldest first: insertion order is arrival order, and old tokens expire first.
             self._cache.popitem(last=False)

@@ -99,12 +99,12 @@ def test_a_repeated_token_is_answered_from_the_cache_and_not_timed_again(
     client: TestClient, backend: Backend, signing_key: SigningKey
 ) -> None:
     token = mint(user_claims(), signing_key)
-    for _ in range(3):
+    for _ in range(4):  # verified on its first two sightings, then answered from the cache
         assert client.get("/me", headers=bearer(token)).status_code == 200
     assert backend.read("fastapi_kc_token_cache_hits_total") == 2
-    assert backend.read("fastapi_kc_token_cache_misses_total") == 1
-    assert backend.read("fastapi_kc_verification_seconds_count") == 1
-    assert authentications(backend, "accepted") == 3
+    assert backend.read("fastapi_kc_token_cache_misses_total") == 2
+    assert backend.read("fastapi_kc_verification_seconds_count") == 2
+    assert authentications(backend, "accepted") == 4
 
 
 def _claims_token(**claims: Any) -> Callable[[SigningKey], Headers]:

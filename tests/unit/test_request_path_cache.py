@@ -116,7 +116,7 @@ def auth(fake_keycloak: FakeKeycloak, settings_values: dict[str, object], clock:
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_a_repeated_token_is_verified_once(
+def test_a_repeated_token_is_verified_on_its_first_two_sightings_only(
     form: Callable[[KeycloakAuth], ASGIApp],
     fake_keycloak: FakeKeycloak,
     settings_values: dict[str, object],
@@ -126,11 +126,11 @@ def test_a_repeated_token_is_verified_once(
     auth = KeycloakAuth(KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), metrics=counts)
     token = mint(user_claims(), signing_key)
 
-    async def three(driver: Driver) -> list[int]:
-        return [await driver.get([bearer(token)]) for _ in range(3)]
+    async def four(driver: Driver) -> list[int]:
+        return [await driver.get([bearer(token)]) for _ in range(4)]
 
-    assert Driver(form(auth)).run(three) == [200, 200, 200]
-    assert (counts.cache_misses, counts.cache_hits) == (1, 2)
+    assert Driver(form(auth)).run(four) == [200] * 4
+    assert (counts.cache_misses, counts.cache_hits) == (2, 2)
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -145,10 +145,11 @@ def test_a_token_ending_like_a_cached_one_is_not_taken_for_it(
     assert forged[-32:] == genuine[-32:] and len(forged) == len(genuine) and forged != genuine
 
     async def both(driver: Driver) -> list[int]:
-        return [await driver.get([bearer(genuine)]), await driver.get([bearer(forged)]),
-                await driver.get([bearer("x" + genuine)]), await driver.get([bearer(genuine)])]  # fmt: skip
+        cached = [await driver.get([bearer(genuine)]) for _ in range(2)]  # cached from the second sighting on
+        return [*cached, await driver.get([bearer(forged)]), await driver.get([bearer("x" + genuine)]),
+                await driver.get([bearer(genuine)])]  # fmt: skip
 
-    assert Driver(form(auth)).run(both) == [200, 401, 401, 200]
+    assert Driver(form(auth)).run(both) == [200, 200, 401, 401, 200]
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -166,10 +167,11 @@ def test_a_second_authorization_header_is_refused_even_for_a_cached_token(
 
     async def requests(driver: Driver) -> list[int]:
         twice = [bearer(token), (second, b"Bearer " + token.encode())]
-        return [await driver.get([bearer(token)]), await driver.get(twice)]
+        cached = [await driver.get([bearer(token)]) for _ in range(2)]  # cached from the second sighting on
+        return [*cached, await driver.get(twice)]
 
     # Both headers carry the valid token: the refusal can only be the repetition's (invalid_request).
-    assert Driver(form(auth)).run(requests) == [200, 401]
+    assert Driver(form(auth)).run(requests) == [200, 200, 401]
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -183,9 +185,10 @@ def test_a_cached_token_in_another_spelling_of_the_header_is_still_accepted(
     token = mint(user_claims(), signing_key)
 
     async def requests(driver: Driver) -> list[int]:
-        return [await driver.get([bearer(token)]), await driver.get([bearer(token, scheme)])]
+        cached = [await driver.get([bearer(token)]) for _ in range(2)]  # cached from the second sighting on
+        return [*cached, await driver.get([bearer(token, scheme)])]
 
-    assert Driver(form(auth)).run(requests) == [200, 200]
+    assert Driver(form(auth)).run(requests) == [200, 200, 200]
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -54,7 +54,9 @@ def test_keys_come_only_from_the_internal_jwks_url(fake_keycloak, settings_value
     assert fake_keycloak.certs_hits == 1
 
 
-def test_a_repeated_token_is_answered_from_the_cache(fake_keycloak, settings_values, signing_key, monkeypatch) -> None:
+def test_a_repeated_token_is_answered_from_the_cache_from_its_second_sighting_on(
+    fake_keycloak, settings_values, signing_key, monkeypatch
+) -> None:
     import fastapi_kc._verifier as verifier
 
     checks: list[object] = []
@@ -62,12 +64,23 @@ def test_a_repeated_token_is_answered_from_the_cache(fake_keycloak, settings_val
     monkeypatch.setattr(verifier, "verify_signature", lambda *a: checks.append(a) or real(*a))
     token = mint(user_claims(), signing_key)
 
-    async def twice(auth: KeycloakAuth) -> tuple[Principal, Principal]:
-        return await auth.verify(token), await auth.verify(token)
+    async def four_times(auth: KeycloakAuth) -> list[Principal]:
+        return [await auth.verify(token) for _ in range(4)]
 
-    first, second = run(fake_keycloak, settings_values, twice)
-    assert first is second
-    assert len(checks) == 1
+    _, second, third, fourth = run(fake_keycloak, settings_values, four_times)
+    assert second is third is fourth
+    assert len(checks) == 2
+
+
+def test_a_token_seen_once_leaves_nothing_in_the_cache(fake_keycloak, settings_values, signing_key) -> None:
+    tokens = [mint(user_claims(), signing_key) for _ in range(5)]
+
+    async def each_once(auth: KeycloakAuth) -> int:
+        for token in tokens:
+            await auth.verify(token)
+        return len(auth._verifier._cache)
+
+    assert run(fake_keycloak, settings_values, each_once) == 0
 
 
 def test_a_cached_token_still_expires(fake_keycloak, settings_values, signing_key) -> None:
@@ -76,6 +89,7 @@ def test_a_cached_token_still_expires(fake_keycloak, settings_values, signing_ke
 
     async def later(auth: KeycloakAuth) -> Principal | AuthError:
         await auth.verify(token)
+        await auth.verify(token)  # cached now
         clock.now += 60 + 31
         return await outcome(auth, token)
 
@@ -89,6 +103,7 @@ def test_the_verified_token_cache_is_bounded(fake_keycloak, settings_values, sig
     async def many(auth: KeycloakAuth) -> int:
         for token in tokens:
             await auth.verify(token)
+            await auth.verify(token)  # cached from the second sighting on
         return len(auth._verifier._cache)
 
     assert run(fake_keycloak, {**settings_values, "token_cache_size": 3}, many) == 3
@@ -101,7 +116,8 @@ def test_a_key_removed_in_keycloak_stops_being_trusted_at_the_next_fetch(
     new_key = SigningKey.rsa("kid-new")
 
     async def rotate(auth: KeycloakAuth) -> Principal | AuthError:
-        await auth.verify(old_token)  # cached now
+        await auth.verify(old_token)
+        await auth.verify(old_token)  # cached now: a token is remembered from its second sighting
         fake_keycloak.keys = [new_key]
         await auth.verify(mint(user_claims(), new_key))  # unknown kid: one refetch
         return await outcome(auth, old_token)
