@@ -503,8 +503,9 @@ class Report:
             ],
             rows,
             [
-                "Distinct valid tokens, one request each, through KeycloakMiddleware in process: the cache (4,096 "
-                "entries by default) fills, then turns over twice. Collections counted with gc.callbacks. "
+                "Distinct valid tokens, two requests each (a token is cached on its second sighting), through "
+                "KeycloakMiddleware in process: the cache (4,096 entries by default) fills, then turns over twice. "
+                "Collections counted with gc.callbacks. "
                 "A full (gen 2) collection walks every tracked object of the process; none ran. "
                 f"Tracked objects in the process: {phases[0].get('tracked_objects', 0):,}."
             ],
@@ -540,7 +541,8 @@ class Report:
             ],
             rows,
             [
-                "Verified one after the other with `await auth.verify`, tokens streamed from disk. CPython's cyclic GC "
+                "Each verified twice with `await auth.verify` (a token is cached on its second sighting), "
+                "tokens streamed from disk. CPython's cyclic GC "
                 "runs only when objects outlive their request, i.e. because of the token cache; a full (gen 2) pass "
                 f"walks every tracked object of the process ({d.get('tracked_objects', 0):,} here, far more in a "
                 "real application)."

@@ -527,9 +527,10 @@ async def _gc_fill_phase(kc_url: str, tokens: list[str], freeze: bool) -> dict[s
         gc.callbacks.append(on_gc)
         try:
             for token in tokens:
-                t0 = time.perf_counter()
-                statuses.add(await asgi.request(app, token))
-                latencies.append(time.perf_counter() - t0)
+                for _ in range(2):  # a token enters the cache on its second sighting
+                    t0 = time.perf_counter()
+                    statuses.add(await asgi.request(app, token))
+                    latencies.append(time.perf_counter() - t0)
         finally:
             gc.callbacks.remove(on_gc)
         cache = app.state.bench_auth._verifier._cache
@@ -603,6 +604,7 @@ async def _memory(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     for token in common.iter_tokens(0, common.POOL_SIZE):
         await auth.verify(token)
+        await auth.verify(token)  # a token enters the cache on its second sighting
         count += 1
     elapsed = time.perf_counter() - t0
     gc.callbacks.remove(on_gc)
