@@ -7,6 +7,7 @@ instrument that the adapter's table maps it to, through the SDK's in-memory read
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,3 +83,18 @@ def otel_backend() -> Backend:
 @pytest.fixture(params=["prometheus", "otel"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     return prometheus_backend() if request.param == "prometheus" else otel_backend()
+
+
+class Clock:
+    """A clock the tests move by hand: `clock.now += 60`."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

@@ -13,22 +13,10 @@ from fastapi.testclient import TestClient
 
 from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings
 from fastapi_kc.revocation import MemoryRevocationStore
+from tests.observability.conftest import Clock
 from tests.support.fake_keycloak import FakeKeycloak
 
 MAX_AGE, MAX_STALE = 600, 3600
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

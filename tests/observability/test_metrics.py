@@ -22,7 +22,7 @@ from fastapi_kc import (
     ServiceTokenClient,
     TokenRequestError,
 )
-from tests.observability.conftest import Backend
+from tests.observability.conftest import Backend, Clock
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 
@@ -48,19 +48,6 @@ def build_app(auth: KeycloakAuth, *, middleware: bool = False, lifespan: bool = 
     if middleware:
         app.add_middleware(KeycloakMiddleware, auth=auth)
     return app
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
