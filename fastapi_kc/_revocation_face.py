@@ -48,6 +48,10 @@ class RevocationFace:
             from fastapi_kc.revocation import store_from_settings
 
             store = store_from_settings(self.settings, clock=self._clock)
+        # A shared store brings other replicas' logouts; a store passed in may be fed by its owner.
+        # Only the private memory store of a service without a logout route never revokes anything.
+        if self._injected_store is not None or self.settings.revocation_store != "memory":
+            self.revocations.may_revoke = True
         await store.start(self.revocations)
         self._store = store
 
@@ -101,6 +105,7 @@ class RevocationFace:
             leeway=self.settings.leeway_seconds,
         )
         self.public_paths = with_route(self.public_paths, "backchannel_logout_router", path)
+        self.revocations.may_revoke = True
         return logout_router(validator, self._logout, path, self.metrics)
 
     async def _logout(self, claims: LogoutClaims) -> None:

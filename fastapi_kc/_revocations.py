@@ -89,6 +89,10 @@ class RevocationList:
         self.active = False
         """Whether `check` can refuse anything: False while nothing is revoked and no store refuses,
         so the request path can skip the call (one attribute read)."""
+        self.may_revoke = False
+        """Whether anything can ever feed this list: set once a back-channel logout route is built,
+        a shared or passed-in store starts, or a revocation is applied; never cleared. While
+        False no revocation can arrive, so an open WebSocket needs no watch (its guard stands aside)."""
 
     @property
     def refusal(self) -> AuthError | None:
@@ -151,7 +155,7 @@ class RevocationList:
                 at, until = max(at, previous[0]), max(until, previous[1])
             self._subjects[revocation.value] = (at, until)
             changed = previous is None or at > previous[0]
-        self.active = True
+        self.active = self.may_revoke = True
         if changed:
             self._notify()
         return changed

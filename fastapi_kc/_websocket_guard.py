@@ -6,6 +6,10 @@ a revocation covers the connection's token (or, with `websocket_close_on_expiry`
 token expires), the connection is closed with 1008 (RFC 6455 §7.4.1, policy violation), the
 application's pending `receive()` returns `websocket.disconnect`, and whatever it sends
 afterwards is dropped instead of raising inside the server.
+
+When nothing can end the connection early (no revocation can ever reach this service, and no
+expiry close is asked for), the application gets the server's own `receive` and `send`: no
+task, future or lock per message.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ async def guard_websocket(
     clock: Callable[[], float],
 ) -> None:
     """Run `app` for one WebSocket, closing it with 1008 once its token no longer counts."""
+    claims = principal.claims
+    expires = json_number(claims.get("exp")) if close_on_expiry else None
+    if expires is None and not revocations.may_revoke:
+        await app(scope, receive, send)  # nothing can end it early: a plain pass-through
+        return
     loop = asyncio.get_running_loop()
     ended = asyncio.Event()
     cause: list[AuthError] = []
@@ -48,16 +57,14 @@ async def guard_websocket(
             cause.append(error)
             ended.set()
 
-    claims = principal.claims
     watch = revocations.watch(
         principal.session_id,
         principal.subject,
         json_number(claims.get("iat")),
         lambda: end(InvalidTokenError(SESSION_ENDED, reason="revoked")),
     )
-    expires = json_number(claims.get("exp"))
     timer = None
-    if close_on_expiry and expires is not None:
+    if expires is not None:
         expired = InvalidTokenError("token has expired", reason="expired")
         timer = loop.call_later(max(0.0, expires - clock()), end, expired)
 

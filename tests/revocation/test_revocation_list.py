@@ -132,3 +132,13 @@ def test_the_list_says_when_it_can_refuse_anything(revocations: RevocationList, 
     assert revocations.active
     revocations.refusal = None
     assert not revocations.active
+
+
+def test_a_list_nothing_ever_fed_cannot_revoke_and_one_applied_revocation_makes_it_able_for_good(
+    revocations: RevocationList, clock: Clock
+) -> None:
+    assert revocations.may_revoke is False
+    revocations.apply(Revocation("sid", "s1", clock.now, clock.now + 1))
+    clock.now += 10
+    assert revocations.prune() == 1
+    assert revocations.may_revoke is True  # the source that fed it may feed it again
