@@ -2,6 +2,11 @@
 
 Every failure answers with a 4xx (or 503 when Keycloak is unreachable) and a sentence saying what
 to do; Keycloak's error code is named, its tokens and the client secret never are.
+
+The body is the core's, `{"detail": "<sentence>"}`. A refusal that is an `AuthError` (a CSRF
+check, no login session, an unreachable session store) also gets the core's headers, so its
+RFC 6750 code travels in `WWW-Authenticate` as on every other route; the callback's 400s are no
+bearer challenge (the browser presented no token), and their sentence names Keycloak's code.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from fastapi_kc import AuthError
+from fastapi_kc import AuthError, MissingTokenError
+from fastapi_kc._responses import refusal_headers
 from fastapi_kc._text import printable
 from fastapi_kc.login import _csrf as csrf
 from fastapi_kc.login._keycloak import UNREACHABLE
@@ -29,21 +35,31 @@ logger = logging.getLogger("fastapi_kc.login")
 P = ParamSpec("P")
 
 
-def refusal(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail, "error": error}, status_code=status, headers={"Cache-Control": "no-store"})
+def refusal(status: int, detail: str) -> JSONResponse:
+    """A refusal that is no bearer challenge: the core's body, never cached."""
+    return JSONResponse({"detail": detail}, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def refusing_auth_errors(route: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
+def auth_refusal(error: AuthError, realm: str) -> JSONResponse:
+    """`error` answered as the core answers it: `{"detail"}` and the RFC 6750 challenge headers."""
+    return JSONResponse({"detail": error.description}, status_code=error.status_code,
+                        headers=refusal_headers(error, realm))  # fmt: skip
+
+
+def refusing_auth_errors(realm: str) -> Callable[[Callable[P, Awaitable[Response]]], Callable[P, Awaitable[Response]]]:
     """An `AuthError` anywhere in a route (a CSRF refusal, an unreachable session store) as its answer."""
 
-    @functools.wraps(route)  # FastAPI reads the route's parameters through __wrapped__
-    async def answer(*args: P.args, **kwargs: P.kwargs) -> Response:
-        try:
-            return await route(*args, **kwargs)
-        except AuthError as exc:
-            return refusal(exc.status_code, exc.error or "invalid_token", exc.description)
+    def decorate(route: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
+        @functools.wraps(route)  # FastAPI reads the route's parameters through __wrapped__
+        async def answer(*args: P.args, **kwargs: P.kwargs) -> Response:
+            try:
+                return await route(*args, **kwargs)
+            except AuthError as exc:
+                return auth_refusal(exc, realm)
 
-    return answer
+        return answer
+
+    return decorate
 
 
 def local_path(value: str | None) -> str:
@@ -54,12 +70,13 @@ def local_path(value: str | None) -> str:
 
 
 def add_routes(login: BrowserLogin) -> None:
-    from fastapi_kc.login._login import cookie_session
+    from fastapi_kc.login._login import SessionEndedError, cookie_session
 
     router = login.router
+    refusing_auth_errors_here = refusing_auth_errors(login.auth.settings.realm)
 
     @router.get("/login")
-    @refusing_auth_errors
+    @refusing_auth_errors_here
     async def start(request: Request, next: str = "/") -> Response:
         """Send the browser to Keycloak's login page (authorization code + PKCE S256, state, nonce)."""
         cookie = cookie_session(request.scope)
@@ -68,37 +85,37 @@ def add_routes(login: BrowserLogin) -> None:
         return response
 
     @router.get("/callback")
-    @refusing_auth_errors
+    @refusing_auth_errors_here
     async def callback(request: Request) -> Response:
         """Keycloak's redirect back: redeem the code, check state and nonce, start the session."""
         cookie = cookie_session(request.scope)
         try:
             token = await login.keycloak.app.authorize_access_token(request)
         except MismatchingStateError:
-            return refusal(400, "invalid_state", "this login was not started here or was already used: log in again")
+            return refusal(400, "this login was not started here or was already used: log in again")
         except OAuthError as exc:
             # `error` is read from the callback's query string, which anyone can write: escaped and bounded.
             code = printable(exc.error, 80)
             logger.info("login refused: %s", code)
-            return refusal(400, code, f"Keycloak refused the login ({code}): log in again")
+            return refusal(400, f"Keycloak refused the login ({code}): log in again")
         except JoseError as exc:
             logger.warning("login refused: the ID token failed its checks (%s)", exc.error)
-            return refusal(400, "invalid_id_token", f"the ID token failed its checks ({exc.error}): log in again")
+            return refusal(400, f"the ID token failed its checks ({exc.error}): log in again")
         except UNREACHABLE as exc:
             logger.warning("login failed: Keycloak unreachable (%s)", type(exc).__name__)
-            return refusal(503, "temporarily_unavailable", "Keycloak cannot be reached: retry shortly")
+            return refusal(503, "Keycloak cannot be reached: retry shortly")
         if "userinfo" not in token:  # no ID token, so no nonce was checked
-            return refusal(400, "invalid_id_token", "Keycloak sent no ID token: the client needs the openid scope")
+            return refusal(400, "Keycloak sent no ID token: the client needs the openid scope")
         try:
             session = LoginSession.from_token_response(token, login.clock(), new_secret())
             await login.auth.verify(session.access_token)
         except ValueError:
-            return refusal(400, "invalid_token", "Keycloak sent no access token")
+            return refusal(400, "Keycloak sent no access token")
         except AuthError as exc:
             if exc.status_code == 503:
                 raise  # the keys cannot be fetched now: retry, nothing is wrong with the login
             # A login whose token this API refuses would loop between here and Keycloak: say why.
-            return refusal(400, "invalid_token", f"the login gave a token this API does not accept: {exc.description}")
+            return refusal(400, f"the login gave a token this API does not accept: {exc.description}")
         previous = cookie.get("sid")
         if isinstance(previous, str):
             await login.end(previous, cookie)
@@ -110,14 +127,16 @@ def add_routes(login: BrowserLogin) -> None:
         return RedirectResponse(target, status_code=303)
 
     @router.post("/refresh")
-    @refusing_auth_errors
+    @refusing_auth_errors_here
     async def refresh(request: Request) -> Response:
         """Refresh the session's access token now (a page's script may call it); CSRF-checked."""
         cookie = cookie_session(request.scope)
         session_id = cookie.get("sid")
-        session = await login.load(session_id) if isinstance(session_id, str) else None
-        if session is None or not isinstance(session_id, str):
-            return refusal(401, "invalid_token", "no login session: log in first")
+        if not isinstance(session_id, str):  # no credentials at all: RFC 6750 §3.1, no error code
+            raise MissingTokenError("no login session: log in first", reason="no_session")
+        session = await login.load(session_id)
+        if session is None:
+            raise SessionEndedError("no login session: log in first", reason="session_ended")
         csrf.check_origin(request.scope["headers"], login.allowed_origins)
         csrf.check_token(csrf.header_token(request.scope["headers"]), session.csrf_token)
         session = await login.fresh(session_id, session, cookie, force=True)
@@ -126,7 +145,7 @@ def add_routes(login: BrowserLogin) -> None:
         )
 
     @router.post("/logout")
-    @refusing_auth_errors
+    @refusing_auth_errors_here
     async def logout(request: Request) -> Response:
         """End the session here and at Keycloak (RP-initiated logout with `id_token_hint`)."""
         cookie = cookie_session(request.scope)
@@ -135,7 +154,7 @@ def add_routes(login: BrowserLogin) -> None:
         target = login._absolute(requested) if isinstance(requested, str) and requested else None
         target = target or min(login.post_logout_redirects)
         if target not in login.post_logout_redirects:
-            return refusal(400, "invalid_request", "the page to return to after logout is not in the allow-list")
+            return refusal(400, "the page to return to after logout is not in the allow-list")
         session_id = cookie.get("sid")
         session = await login.load(session_id) if isinstance(session_id, str) else None
         if session is None or not isinstance(session_id, str):
