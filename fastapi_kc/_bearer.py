@@ -14,8 +14,7 @@ from fastapi_kc._errors import InvalidRequestError, MissingTokenError
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-_AUTHORIZATION: Final = b"authorization"
-_PLAIN_PREFIX: Final = b"Bearer "
+AUTHORIZATION: Final = b"authorization"
 
 
 def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
@@ -25,7 +24,7 @@ def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
         MissingTokenError: no Authorization header, or one of another scheme (e.g. Basic).
         InvalidRequestError: several Authorization headers, or a malformed bearer token.
     """
-    values = [value for name, value in headers if name.lower() == _AUTHORIZATION]
+    values = [value for name, value in headers if name.lower() == AUTHORIZATION]
     if not values:
         raise MissingTokenError("a bearer token is required", reason="no_token")
     if len(values) > 1:
@@ -42,25 +41,3 @@ def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
     if not body or body.translate(None, _B64TOKEN_CHARS):
         raise InvalidRequestError("the bearer token has illegal characters", reason="header_malformed")
     return token.decode("ascii")
-
-
-def plain_bearer_header(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
-    """The value of a request's one Authorization header when it reads `Bearer <token>` (this
-    spelling of the scheme, one space), as sent; else None.
-
-    Not a check: a key for the cache of tokens that `bearer_token` and the verifier accepted
-    before, where a repeated token is found without the byte-by-byte check above (the longest
-    step of a cached request), compared whole with the token verified. Anything it does not
-    recognise, and any token not found, is decided by `bearer_token` and the verifier, strictly.
-    """
-    found = None
-    for name, value in headers:
-        # ASGI servers send names in lower case; `bearer_token` reads other spellings too, and
-        # so does this loop: a second Authorization header must never go unnoticed.
-        if len(name) == 13 and name.lower() == _AUTHORIZATION:
-            if found is not None:
-                return None
-            found = value
-    if found is None or not found.startswith(_PLAIN_PREFIX):
-        return None
-    return found

@@ -39,6 +39,11 @@ _DECORATOR_PARAMETER = "_fastapi_kc_principal"
 _PRINCIPALS: Final = "fastapi_kc.principals"  # scope key: principals of auths other than request.user's
 
 
+def no_cached_principal(headers: list[tuple[bytes, bytes]]) -> None:
+    """`cached_principal` of an auth that answers nothing from its cache (not started, or
+    introspecting every request): every request is authenticated in full."""
+
+
 def _check_names(factory: str, kind: str, names: tuple[str, ...], client: str | None) -> None:
     """Refuse, when a dependency is defined, arguments that would make it check nothing useful."""
     if not names:
@@ -71,12 +76,15 @@ class Dependencies:
         binding: Hashable,
         clock: Callable[[], float] = time.time,
         scheme_name: str | None = None,
-        cached: CachedPrincipal = lambda headers: None,
     ) -> None:
         self._realm = settings.realm
         self._step_up_clock = clock
         self._authenticate = authenticate
-        self._cached = cached
+        self.cached_principal: CachedPrincipal = no_cached_principal
+        """The caller of a request whose token was verified before and is still good, else None:
+        the request path's first step, synchronous (a header scan and a cache look-up, no
+        coroutine). None means "authenticate", which decides, logs and refuses; it is all an
+        auth that is not started, or introspects every request, answers (see `KeycloakAuth`)."""
         self._binding = binding
         bearer_name, login_name = scheme_names(settings, scheme_name)
         self._login = LoginScheme(settings, login_name)
@@ -132,7 +140,7 @@ class Dependencies:
 
     def _from_cache(self, scope: Scope) -> Principal | None:
         """The caller of a request with a token verified before (synchronous); else None."""
-        principal = self._cached(scope["headers"])
+        principal = self.cached_principal(scope["headers"])
         if principal is not None:
             self._keep(scope, principal)
         return principal
@@ -294,7 +302,16 @@ class _PrincipalDependency(PrincipalScheme):
         # Every request of the dependency form runs this: no helper layers beyond the verify.
         dependencies = self._dependencies
         scope = connection.scope
-        found = dependencies._reuse(scope) or dependencies._from_cache(scope) or await dependencies._resolve(connection)
+        if "user" in scope:  # a middleware ran: its principal may be ours already
+            found = (
+                dependencies._reuse(scope) or dependencies._from_cache(scope) or await dependencies._resolve(connection)
+            )
+        else:  # the dependency form alone (the usual case), with a token seen before
+            cached = dependencies.cached_principal(scope["headers"])
+            if cached is None:
+                found = await dependencies._resolve(connection)
+            else:
+                found = scope["user"] = cached
         if security_scopes.scopes:
             dependencies._check_scopes(found, security_scopes.scopes, connection.scope)
         return found

@@ -48,6 +48,11 @@ class KeySetCache:
         self._young = min(max_age, max_stale)  # until then, `lookup` neither refreshes nor refuses
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
+        self.fresh_until = float("-inf")
+        """Until when the current set needs no look at the clock's other limits: before it, every key
+        of the set is trusted as it is (no refresh due, not stale). A plain attribute, for the
+        request path's cache, which then only has to hear of keys leaving the set (`on_replaced`)."""
+        self._replaced_listeners: list[Callable[[KeySet], None]] = []
         self._attempted_at = float("-inf")
         self._last_error: FetchError | None = None
         self._inflight: asyncio.Task[KeySet | FetchError] | None = None
@@ -60,6 +65,12 @@ class KeySetCache:
     def last_error(self) -> FetchError | None:
         """Why the last fetch failed; None once a fetch has succeeded again."""
         return self._last_error
+
+    def on_replaced(self, listener: Callable[[KeySet], None]) -> None:
+        """Call `listener(new_set)` whenever a fetch drops or replaces a key of the previous set,
+        before anything else sees the new set, so that whatever was verified with the old key
+        can be forgotten in the same step."""
+        self._replaced_listeners.append(listener)
 
     def age(self) -> float | None:
         """Seconds since the last successful fetch; None while no key set was ever loaded."""
@@ -158,8 +169,13 @@ class KeySetCache:
             return exc
         finally:
             self._inflight = None
-        removed = set(self._keys.keys) - set(keys.keys) if self._keys is not None else set()
+        previous = self._keys
+        removed = set(previous.keys) - set(keys.keys) if previous is not None else set()
         self._keys, self._fetched_at, self._last_error = keys, self._clock(), None
+        self.fresh_until = self._fetched_at + self._young
+        if previous is not None and any(keys.get(kid) is not key for kid, key in previous.keys.items()):
+            for listener in self._replaced_listeners:
+                listener(keys)
         self._metrics.key_set_fetch("ok")
         logger.info(
             "key set fetched: %d signing key(s): %s%s",

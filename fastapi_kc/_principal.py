@@ -150,12 +150,13 @@ class Principal:
         sub = claims.get("sub")
         if not isinstance(sub, str):
             raise TypeError("a Principal needs a string `sub` claim")
-        object.__setattr__(self, "subject", sub)
+        # Through the slots' own setters (`__setattr__` refuses): one is built for every new token.
+        _set_subject(self, sub)
         # Private: every field below is built from it into immutable values (frozensets,
         # tuples of strings); only `claims` exposes the claims, and only deeply frozen.
-        object.__setattr__(self, "_claims", claims)
-        object.__setattr__(self, "_cache", {})
-        object.__setattr__(self, "_verified_by", verified_by)
+        _set_claims(self, claims)
+        _set_cache(self, {})
+        _set_verified_by(self, verified_by)
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any], *, verified_by: Hashable | None = None) -> Self:
@@ -364,3 +365,15 @@ class Principal:
     def __repr__(self) -> str:
         kind = "service account" if self.is_service_account else "user"
         return f"Principal({kind} {self.display_name!r}, subject={self.subject!r})"
+
+
+def _slot_setter(name: str) -> Callable[[Principal, Any], None]:
+    """The setter of one of `Principal`'s slots, which `Principal.__setattr__` refuses to set."""
+    setter: Callable[[Principal, Any], None] = vars(Principal)[name].__set__
+    return setter
+
+
+_set_subject = _slot_setter("subject")
+_set_claims = _slot_setter("_claims")
+_set_cache = _slot_setter("_cache")
+_set_verified_by = _slot_setter("_verified_by")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fastapi_kc import InvalidTokenError
+from fastapi_kc import InvalidTokenError, _claims
 from fastapi_kc._claims import check_access_token
 from tests.support.tokens import AUDIENCE, ISSUER, user_claims
 
@@ -97,3 +99,80 @@ def test_sender_constrained_tokens_are_not_bearer_tokens(cnf: dict[str, str]) ->
 @pytest.mark.parametrize("sub", [None, "", 42])
 def test_a_subject_is_required(sub: object) -> None:
     refused("subject", sub=sub)
+
+
+def rules_one_by_one(claims: dict[str, Any]) -> float:
+    """The rules in their order, as the specification of `check_access_token`'s verdict."""
+    expires = _claims.check_times(claims, now=NOW, leeway=LEEWAY)
+    _claims.check_issuer(claims, ISSUER)
+    _claims.check_audience(claims, frozenset({AUDIENCE}))
+    _claims.check_token_type(claims)
+    _claims.check_not_sender_constrained(claims)
+    _claims.check_subject(claims)
+    return expires
+
+
+def verdict(check: Any, claims: dict[str, Any]) -> object:
+    try:
+        return check(claims)
+    except InvalidTokenError as exc:
+        return exc.reason
+
+
+_ODD_TIMES = [
+    None,
+    True,
+    False,
+    "1800000000",
+    -1,
+    0,
+    10**20,
+    [int(NOW)],
+    1.5e9,
+    float("nan"),
+    float("inf"),
+    int(NOW) - 31,
+    int(NOW) - 29,
+    int(NOW) + 29,
+    int(NOW) + 31,
+    NOW + 29.5,
+    NOW + 30.5,
+]
+_ABSENT = object()  # the claim left out
+_VALUES: dict[str, list[object]] = {
+    "exp": [*_ODD_TIMES, _ABSENT],
+    "iat": [*_ODD_TIMES, _ABSENT],
+    "nbf": _ODD_TIMES,
+    "iss": [ISSUER, f"{ISSUER}/", None, [ISSUER], _ABSENT],
+    "aud": [AUDIENCE, [AUDIENCE], ["account", AUDIENCE], ["account"], [AUDIENCE, 1], [AUDIENCE, {"a": 1}],
+            [[AUDIENCE]], {AUDIENCE: 1}, "account", None, [], (AUDIENCE,), _ABSENT],
+    "typ": ["Bearer", "ID", "bearer", None, _ABSENT],
+    "cnf": [{"jkt": "x"}, None, {}],
+    "sub": ["0b5c6e1a-user", "", 42, None, _ABSENT],
+}  # fmt: skip
+
+
+def claims_with(**values: object) -> dict[str, Any]:
+    claims = user_claims(**{"exp": int(NOW) + 300, "iat": int(NOW)})
+    for name, value in values.items():
+        claims.pop(name, None)
+        if value is not _ABSENT:
+            claims[name] = value
+    return claims
+
+
+def quick(claims: dict[str, Any]) -> float:
+    return check_access_token(claims, issuer=ISSUER, audiences=frozenset({AUDIENCE}), now=NOW, leeway=LEEWAY)
+
+
+@pytest.mark.parametrize(("name", "value"), [(name, value) for name, values in _VALUES.items() for value in values])
+def test_the_quick_pass_gives_the_verdict_of_the_rules_for_each_odd_claim(name: str, value: object) -> None:
+    claims = claims_with(**{name: value})
+    assert verdict(quick, claims) == verdict(rules_one_by_one, claims)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({name: st.sampled_from(values) for name, values in _VALUES.items()}))
+def test_the_quick_pass_gives_the_verdict_of_the_rules_for_any_mix(values: dict[str, object]) -> None:
+    claims = claims_with(**values)
+    assert verdict(quick, claims) == verdict(rules_one_by_one, claims)

@@ -234,3 +234,65 @@ def test_a_cached_token_whose_key_left_the_realm_is_refused(
         return [*first, fresh, await driver.get([bearer(old)])]
 
     assert Driver(form(auth)).run(rotate) == [200, 200, 200, 401]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_cached_token_is_found_again_after_a_refresh_that_kept_its_key(
+    form: Callable[[KeycloakAuth], ASGIApp],
+    fake_keycloak: FakeKeycloak,
+    settings_values: dict[str, object],
+    signing_key: SigningKey,
+    clock: Clock,
+) -> None:
+    counts = CountingMetrics()
+    settings = KeycloakSettings(**{**settings_values, "jwks_max_age_seconds": 600})
+    auth = KeycloakAuth(settings, http_client=fake_keycloak.client(), clock=clock, metrics=counts)
+    token = mint(user_claims(exp=int(clock.now) + 3600), signing_key)
+
+    async def aged(driver: Driver) -> list[int]:
+        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        clock.now += 601  # the key set is due for a refresh: a cached request alone starts it
+        due = await driver.get([bearer(token)])
+        await asyncio.sleep(0.01)  # let the background refresh run
+        return [*first, due, await driver.get([bearer(token)])]
+
+    assert Driver(form(auth)).run(aged) == [200] * 4
+    assert fake_keycloak.certs_hits == 2
+    assert (counts.cache_misses, counts.cache_hits) == (2, 2)  # the refresh kept the key: no new verification
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_cached_token_is_not_served_from_a_key_set_past_its_staleness_limit(
+    form: Callable[[KeycloakAuth], ASGIApp],
+    fake_keycloak: FakeKeycloak,
+    settings_values: dict[str, object],
+    signing_key: SigningKey,
+    clock: Clock,
+) -> None:
+    settings = KeycloakSettings(**{**settings_values, "jwks_max_stale_seconds": 3600})
+    auth = KeycloakAuth(settings, http_client=fake_keycloak.client(), clock=clock)
+    token = mint(user_claims(exp=int(clock.now) + 7200), signing_key)
+
+    async def outage(driver: Driver) -> list[int]:
+        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        fake_keycloak.down = True
+        clock.now += 3601
+        return [*first, await driver.get([bearer(token)])]
+
+    assert Driver(form(auth)).run(outage) == [200, 200, 503]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_cached_token_whose_kid_now_names_another_key_is_refused(
+    form: Callable[[KeycloakAuth], ASGIApp], auth: KeycloakAuth, signing_key: SigningKey, fake_keycloak: FakeKeycloak
+) -> None:
+    old = mint(user_claims(), signing_key)
+    other = SigningKey.rsa("kid-other")
+
+    async def replace(driver: Driver) -> list[int]:
+        first = [await driver.get([bearer(old)]), await driver.get([bearer(old)])]
+        fake_keycloak.keys = [SigningKey.rsa(signing_key.kid), other]  # the same kid, new key material
+        fresh = await driver.get([bearer(mint(user_claims(), other))])  # unknown kid: the key set is fetched again
+        return [*first, fresh, await driver.get([bearer(old)])]
+
+    assert Driver(form(auth)).run(replace) == [200, 200, 200, 401]
