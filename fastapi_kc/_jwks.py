@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi_kc._errors import KeysUnavailableError
 from fastapi_kc._http import FetchError
@@ -50,8 +50,10 @@ class KeySetCache:
         self._fetched_at = float("-inf")
         self.fresh_until = float("-inf")
         """Until when the current set needs no look at the clock's other limits: before it, every key
-        of the set is trusted as it is (no refresh due, not stale). A plain attribute, for the
-        request path's cache, which then only has to hear of keys leaving the set (`on_replaced`)."""
+        of `current` is trusted as it is (no refresh due, not stale), so the request path reads
+        `current` directly; its cache then only has to hear of keys leaving the set (`on_replaced`)."""
+        self.current: Mapping[str, VerificationKey] = {}
+        """The keys of the last set fetched, by `kid` (see `fresh_until`; `lookup` for any time)."""
         self._replaced_listeners: list[Callable[[KeySet], None]] = []
         self._attempted_at = float("-inf")
         self._last_error: FetchError | None = None
@@ -172,7 +174,7 @@ class KeySetCache:
         previous = self._keys
         removed = set(previous.keys) - set(keys.keys) if previous is not None else set()
         self._keys, self._fetched_at, self._last_error = keys, self._clock(), None
-        self.fresh_until = self._fetched_at + self._young
+        self.current, self.fresh_until = keys.keys, self._fetched_at + self._young
         if previous is not None and any(keys.get(kid) is not key for kid, key in previous.keys.items()):
             for listener in self._replaced_listeners:
                 listener(keys)

@@ -162,7 +162,11 @@ class TokenVerifier:
                 started = perf_counter()
             parsed = parse_compact(token, allowed_algorithms=self._algorithms)
             kid = parsed.kid
-            key = self._keys.lookup(kid) or await self._keys.resolve_unknown(kid)
+            keys = self._keys
+            key = (
+                (keys.current.get(kid) if now <= keys.fresh_until else keys.lookup(kid))
+                or await keys.resolve_unknown(kid)
+            )  # fmt: skip
             if key is None:
                 raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
             verify_signature(key, parsed)
