@@ -26,6 +26,7 @@ from benchmarks.report import Report
 PLAN: dict[str, tuple[list[str], list[str]]] = {
     "verify_new": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
     "verify_repeated": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
+    "verify_stages": (["--rounds", "21", "--calls", "500"], ["--rounds", "5", "--calls", "200"]),
     "asgi": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "150"]),
     "features": (["--rounds", "30", "--calls", "300"], ["--rounds", "5", "--calls", "200"]),
     "gc_fill": ([], []),
@@ -38,7 +39,7 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
     "memory": ([], []),
     "service_tokens": ([], []),
 }
-NEEDS_OURS = {"cold_start", "kid_flood", "memory", "service_tokens", "features", "gc_fill"}
+NEEDS_OURS = {"verify_stages", "cold_start", "kid_flood", "memory", "service_tokens", "features", "gc_fill"}
 
 
 def _cpu() -> str:

@@ -119,6 +119,84 @@ def verify_repeated(args: argparse.Namespace) -> dict[str, Any]:
     return asyncio.run(_verify(args, "repeated"))
 
 
+# --- scenario 1b: where a new token's time goes ---------------------------------------------------
+
+STAGES = {
+    "floor": "floor: cryptography RS256 + b64/JSON",
+    "parse": "ours: parse (split, header, signature base64)",
+    "signature": "+ RSA signature check",
+    "payload": "+ payload base64 and JSON",
+    "claims": "+ claim rules (iss, aud, exp, iat, typ, cnf, sub)",
+    "principal": "+ Principal",
+    "verify": "await auth.verify (+ cache and key look-ups, bookkeeping, coroutine)",
+}
+
+
+async def _verify_stages(args: argparse.Namespace) -> dict[str, Any]:
+    """Each step of `verify` added to the ones before, in interleaved rounds of distinct tokens:
+    the differences say what each step costs where it runs (after an RSA operation, caches cold)."""
+    from benchmarks import verifiers
+    from fastapi_kc._claims import check_access_token
+    from fastapi_kc._jws import b64url_decode, decode_json_object, parse_compact, verify_signature
+
+    fake = FakeKeycloak()
+    auth = await ours.start_auth(fake.client(), fake.internal_url)
+    v = auth._verifier  # the same objects as the verifier uses
+    key = next(iter(v._keys.current.values()))
+    algorithms, issuer, audiences, leeway = v._algorithms, v._issuer, v._audiences, v._leeway
+    principal_class, binding = v._principal_class, v.binding
+    floor = verifiers.floor_verifiers()[0].verify
+    assert floor is not None
+
+    def parse(token: str) -> Any:
+        return parse_compact(token, allowed_algorithms=algorithms)
+
+    def signature(token: str) -> Any:
+        parsed = parse(token)
+        verify_signature(key, parsed)
+        return parsed
+
+    def payload(token: str) -> Any:
+        return decode_json_object(b64url_decode(signature(token).payload_segment), "payload")
+
+    def claims(token: str) -> Any:
+        found = payload(token)
+        check_access_token(found, issuer=issuer, audiences=audiences, now=time.time(), leeway=leeway)
+        return found
+
+    def principal(token: str) -> Any:
+        return principal_class.from_claims(claims(token), verified_by=binding)
+
+    steps: dict[str, Callable[[str], Any]] = {
+        "floor": floor, "parse": parse, "signature": signature, "payload": payload, "claims": claims,
+        "principal": principal,
+    }  # fmt: skip
+    n = args.calls
+    us: dict[str, list[float]] = {name: [] for name in STAGES}
+    for r in range(args.rounds):
+        toks = common.tokens(n + r * n, n)  # distinct tokens, also for `verify`: no cache helps
+        for name in rotated(list(STAGES), r):
+            gc.collect()
+            if name == "verify":
+                verify = auth.verify
+                t0 = time.perf_counter()
+                for t in toks:
+                    await verify(t)
+            else:
+                step = steps[name]
+                t0 = time.perf_counter()
+                for t in toks:
+                    step(t)
+            us[name].append((time.perf_counter() - t0) / n * 1e6)
+    await ours.stop_auth(auth)
+    return {"calls_per_round": n, "rounds": args.rounds, "labels": STAGES, "us": us}
+
+
+@scenario("verify_stages")
+def verify_stages(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_verify_stages(args))
+
+
 # --- scenario 3: through the framework, in process -----------------------------------------------
 
 
