@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 
 from fastapi_kc import KeycloakAuth, ServiceTokenClient
+from fastapi_kc.testing._clients import ClientRegistry
 from fastapi_kc.testing._endpoint import TokenEndpoint
+from fastapi_kc.testing._introspection import IntrospectionEndpoint
 from fastapi_kc.testing._tokens import LIFETIME, Audience, Realm, SigningKey
 from fastapi_kc.testing._tokens import service_claims as build_service_claims
 from fastapi_kc.testing._tokens import user_claims as build_user_claims
@@ -55,15 +57,18 @@ class MockKeycloak:
         self._clock = clock
         self._realm = Realm(settings.realm, settings.issuer, tuple(settings.audience))
         self._key = SigningKey(settings.algorithms)
-        self._token_endpoint = TokenEndpoint(self._realm, self._key, clock, self.service_token)
+        self._clients = ClientRegistry()
+        for client_settings in (settings, *(c.settings for c in token_clients)):
+            self._clients.add_settings(client_settings)
+        self._token_endpoint = TokenEndpoint(self._realm, self._key, clock, self.service_token, self._clients)
         self._token_endpoint.service_accounts.update((str(c.settings.client_id), {}) for c in token_clients)
+        self._introspection = IntrospectionEndpoint(self._key, clock, self._clients)
+        every = (settings, *(c.settings for c in token_clients))
         self._routes: dict[tuple[str, httpx.URL], Callable[[httpx.Request], httpx.Response]] = {
             ("GET", httpx.URL(settings.discovery_url)): self._discovery,
             ("GET", httpx.URL(settings.jwks_url)): self._jwks,
-            **{
-                ("POST", httpx.URL(s.token_url)): self._token_endpoint
-                for s in (settings, *(c.settings for c in token_clients))
-            },
+            **{("POST", httpx.URL(s.token_url)): self._token_endpoint for s in every},
+            **{("POST", httpx.URL(s.introspection_url)): self._introspection for s in every},
         }
         self._stack: ExitStack | None = None
         self.transport = httpx.MockTransport(self._answer)
@@ -167,13 +172,31 @@ class MockKeycloak:
             )
         )
 
-    def service_account(self, client_id: str, **options: Any) -> None:
+    def service_account(self, client_id: str, *, client_secret: str | None = None, **options: Any) -> None:
         """What the token endpoint issues to `client_id` from now on: the keywords of `service_token`.
 
         The clients of attached `ServiceTokenClient`s get tokens with the defaults; this sets
-        their roles, audience..., or lets another client id ask through `transport`.
+        their roles, audience..., or lets another client id ask through `transport`. The
+        clients of the settings given to the mock must present their secret (or key); another
+        client must present `client_secret` when one is given here, and may present any without.
         """
+        self._clients.add(client_id, client_secret)
         self._token_endpoint.service_accounts[client_id] = options
+
+    def end_session(self, token: str) -> None:
+        """End `token`'s session at this Keycloak, as an administrator's logout does.
+
+        Introspection answers `{"active": false}` from now on for every token of that session
+        (of that subject, for a token without a session, such as a service account's), so
+        `auth.require_active()` and `introspect_every_request` refuse them; local verification,
+        as in production, does not know. A string this realm did not sign changes nothing.
+        """
+        claims = self._key.verified_claims(token)
+        if claims is None:
+            return
+        ended = claims.get("sid") or claims.get("sub")
+        if isinstance(ended, str):
+            self._introspection.ended.add(ended)
 
     # --- the in-memory endpoints ---------------------------------------------------------------
 
@@ -195,6 +218,7 @@ class MockKeycloak:
                 "issuer": self._realm.issuer,
                 "authorization_endpoint": f"{base}/auth",
                 "token_endpoint": f"{base}/token",
+                "introspection_endpoint": f"{base}/token/introspect",
                 "userinfo_endpoint": f"{base}/userinfo",
                 "end_session_endpoint": f"{base}/logout",
                 "jwks_uri": f"{base}/certs",

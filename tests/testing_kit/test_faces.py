@@ -129,21 +129,30 @@ def test_after_the_block_the_token_client_forgets_the_mock_token(
     assert network.attempts
 
 
-def test_the_token_endpoint_refuses_unknown_clients_and_other_grants(settings: KeycloakSettings) -> None:
+def test_the_token_endpoint_refuses_unknown_clients_wrong_secrets_and_other_grants(settings: KeycloakSettings) -> None:
+    """Keycloak 26.5's answers (tests/testing_kit/test_real_keycloak.py compares them)."""
     keycloak = MockKeycloak(KeycloakAuth(settings), ServiceTokenClient(settings))
+    client_credentials = {"grant_type": "client_credentials"}
 
     async def main() -> list[tuple[int, str]]:
         async with httpx.AsyncClient(transport=keycloak.transport) as client:
             answers = [
-                await client.post(settings.token_url, data={"grant_type": "client_credentials"}, auth=(who, "s"))
-                for who in ("billing", "stranger")
+                await client.post(settings.token_url, data=client_credentials, auth=who)
+                for who in (("billing", "billing-secret"), ("billing", "not-the-secret"), ("stranger", "s"))
             ]
             answers.append(
-                await client.post(settings.token_url, data={"grant_type": "password"}, auth=("billing", "s"))
+                await client.post(
+                    settings.token_url, data={"grant_type": "password"}, auth=("billing", "billing-secret")
+                )
             )
         return [(answer.status_code, answer.json().get("error", "")) for answer in answers]
 
-    assert asyncio.run(main()) == [(200, ""), (401, "unauthorized_client"), (400, "unsupported_grant_type")]
+    assert asyncio.run(main()) == [
+        (200, ""),
+        (401, "unauthorized_client"),
+        (401, "invalid_client"),
+        (400, "unsupported_grant_type"),
+    ]
 
 
 def test_a_client_of_the_app_s_own_code_gets_tokens_once_configured(settings: KeycloakSettings) -> None:

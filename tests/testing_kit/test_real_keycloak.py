@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -109,7 +110,7 @@ def test_the_token_endpoint_answers_with_the_real_one_s_fields(
     async def ask() -> dict[str, Any]:
         async with httpx.AsyncClient(transport=mock.transport) as client:
             form = {"grant_type": "client_credentials"}
-            return dict((await client.post(settings.token_url, data=form, auth=("shop-api", "s"))).json())
+            return dict((await client.post(settings.token_url, data=form, auth=("shop-api", "shop-api-secret"))).json())
 
     mocked = asyncio.run(ask())
     assert set(mocked) == set(real["service"])
@@ -127,7 +128,7 @@ def test_an_exchange_answers_and_issues_like_the_real_one(
     async def ask() -> dict[str, Any]:
         async with httpx.AsyncClient(transport=mock.transport) as client:
             form = {**EXCHANGE, "subject_token": subject}
-            return dict((await client.post(settings.token_url, data=form, auth=("shop-api", "s"))).json())
+            return dict((await client.post(settings.token_url, data=form, auth=("shop-api", "shop-api-secret"))).json())
 
     mocked_answer, actual_answer = asyncio.run(ask()), real["exchanged"]
     assert set(mocked_answer) == set(actual_answer)
@@ -135,4 +136,47 @@ def test_an_exchange_answers_and_issues_like_the_real_one(
     mocked, actual = segment(mocked_answer["access_token"], 1), segment(actual_answer["access_token"], 1)
     assert_same_shape(mocked, actual, unknowable=USER_PROFILE_AND_MAPPERS)
     for name in ("aud", "azp", "typ", "preferred_username"):
+        assert mocked[name] == actual[name], name
+
+
+def post_real(url: str, form: dict[str, str], client: tuple[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode())  # noqa: S310 - test's own
+    request.add_header("Authorization", "Basic " + base64.b64encode(":".join(client).encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the test's own Keycloak
+            return response.status, dict(json.loads(response.read()))
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(json.loads(refused.read()))
+
+
+def test_client_authentication_and_introspection_answer_like_the_real_ones(
+    keycloak: KeycloakServer, real: dict[str, Any], mock: MockKeycloak, settings: KeycloakSettings
+) -> None:
+    realm = f"{keycloak.internal_url}/realms/demo/protocol/openid-connect"
+    user_token = real["user"]["access_token"]
+    mocked_token = mock.token(username="mario", realm_roles=["customer"])
+    grant = {"grant_type": "client_credentials"}
+    asks = {  # what is asked: (endpoint, form, client)
+        "wrong secret, token": ("token", grant, ("shop-api", "Zq9-not-the-secret")),
+        "unknown client, token": ("token", grant, ("stranger", "s")),
+        "wrong secret, introspection": ("token/introspect", {"token": "x"}, ("shop-api", "Zq9-not-the-secret")),
+        "unknown client, introspection": ("token/introspect", {"token": "x"}, ("stranger", "s")),
+        "garbled token": ("token/introspect", {"token": "not.a.token"}, ("shop-api", "shop-api-secret")),
+    }
+
+    async def ask_mock(path: str, form: dict[str, str], client: tuple[str, str]) -> tuple[int, dict[str, Any]]:
+        url = settings.token_url if path == "token" else settings.introspection_url
+        async with httpx.AsyncClient(transport=mock.transport) as http:
+            answer = await http.post(url, data=form, auth=client)
+        return answer.status_code, dict(answer.json())
+
+    for what, (path, form, client) in asks.items():
+        assert asyncio.run(ask_mock(path, form, client)) == post_real(f"{realm}/{path}", form, client), what
+    status, actual = post_real(f"{realm}/token/introspect", {"token": user_token}, ("shop-api", "shop-api-secret"))
+    mocked_status, mocked = asyncio.run(
+        ask_mock("token/introspect", {"token": mocked_token}, ("shop-api", "shop-api-secret"))
+    )
+    assert (mocked_status, status) == (200, 200)
+    assert_same_shape(mocked, actual, unknowable=USER_PROFILE_AND_MAPPERS)
+    for name in ("active", "token_type", "username", "client_id"):
         assert mocked[name] == actual[name], name
