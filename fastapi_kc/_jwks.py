@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from fastapi_kc._errors import KeysUnavailableError
+from fastapi_kc._errors import InvalidTokenError, KeysUnavailableError
 from fastapi_kc._http import FetchError
 from fastapi_kc._keys import KeySet, VerificationKey
 from fastapi_kc._metrics import NO_METRICS, MetricsSink
@@ -142,6 +142,19 @@ class KeySetCache:
         key = self.lookup(kid)
         if key is None and isinstance(result, FetchError):
             raise KeysUnavailableError("signing keys cannot be fetched from Keycloak", reason="keys_unavailable")
+        return key
+
+    async def signing_key(self, kid: str) -> VerificationKey:
+        """The realm's key for a token's `kid`: known, or learnt by one more fetch when the cooldown
+        allows it (Keycloak rotated its keys); a token of any other `kid` is refused.
+
+        Raises:
+            InvalidTokenError: `kid` is none of the realm's signing keys.
+            KeysUnavailableError: the key is unknown and Keycloak cannot be reached to learn it.
+        """
+        key = self.lookup(kid) or await self.resolve_unknown(kid)
+        if key is None:
+            raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
         return key
 
     async def close(self) -> None:

@@ -143,6 +143,16 @@ def parse_compact(token: str, *, allowed_algorithms: frozenset[str]) -> CompactT
     )
 
 
+def verified_payload(key: VerificationKey, token: CompactToken) -> dict[str, Any]:
+    """The payload of `token`, read only once its signature has verified with `key`.
+
+    Raises:
+        InvalidTokenError: the signature does not verify, or the payload is not a JSON object.
+    """
+    verify_signature(key, token)
+    return decode_json_object(b64url_decode(token.payload_segment), "payload")
+
+
 def verify_signature(key: VerificationKey, token: CompactToken) -> None:
     """Check `token`'s signature with `key` for `token.alg`.
 

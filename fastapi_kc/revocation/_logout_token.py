@@ -17,7 +17,7 @@ from typing import Any, Final
 from fastapi_kc._claims import check_issuer, numeric_date
 from fastapi_kc._errors import AuthError, InvalidTokenError
 from fastapi_kc._jwks import KeySetCache
-from fastapi_kc._jws import b64url_decode, decode_json_object, parse_compact, verify_signature
+from fastapi_kc._jws import b64url_decode, decode_json_object, parse_compact, verified_payload
 
 LOGOUT_EVENT: Final = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TYPE: Final = "logout+jwt"  # noqa: S105 - a media type, not a secret
@@ -82,11 +82,7 @@ class LogoutTokenValidator:
         header = decode_json_object(b64url_decode(token.split(".", 1)[0]), "header")
         if header.get("typ") != LOGOUT_TOKEN_TYPE:
             raise InvalidTokenError(f"header typ is not {LOGOUT_TOKEN_TYPE}", reason="token_type")
-        key = self._keys.lookup(parsed.kid) or await self._keys.resolve_unknown(parsed.kid)
-        if key is None:
-            raise InvalidTokenError("token key (kid) is not one of the realm's signing keys", reason="unknown_kid")
-        verify_signature(key, parsed)
-        return decode_json_object(b64url_decode(parsed.payload_segment), "payload")
+        return verified_payload(await self._keys.signing_key(parsed.kid), parsed)
 
     def _check(self, claims: dict[str, Any]) -> LogoutClaims:
         try:

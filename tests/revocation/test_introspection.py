@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Scope
 
 from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
+from fastapi_kc.metrics import CountingMetrics
 from tests.support.fake_keycloak import CLIENT_ID, CLIENT_SECRET, REALM_PATH, FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 
@@ -202,3 +203,22 @@ def test_a_token_from_the_middlewares_credential_source_is_introspected_too(
     assert answer.status_code == 200, answer.text
     assert answer.json()["subject"] == claims["sub"]
     assert introspection.calls == 1
+
+
+def test_every_request_introspection_counts_each_verification_in_the_metrics(
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, object], introspection: Introspection,
+    signing_key: SigningKey,
+) -> None:  # fmt: skip
+    claims = user_claims()
+    token = mint(claims, signing_key)
+    introspection.answers[token] = active_answer(claims)
+    counts = CountingMetrics()
+    settings = KeycloakSettings(**{**settings_values, "introspect_every_request": True})
+    auth = KeycloakAuth(settings, http_client=fake_keycloak.client(), metrics=counts)
+    with TestClient(make_app(auth)) as client:
+        statuses = [
+            get(client, "/me", token).status_code,
+            get(client, "/me", mint(user_claims(), signing_key)).status_code,
+        ]
+    assert statuses == [200, 401]  # the second token is not active
+    assert (counts.cache_misses, counts.verified_accepted, sum(counts.bucket_counts)) == (2, 1, 2)
