@@ -291,12 +291,16 @@ class Dependencies:
         return {"clientId": client_id, "usePkceWithAuthorizationCodeGrant": True, "scopes": scopes}
 
 
-class _PrincipalDependency(PrincipalScheme):
-    """`auth.principal`: the caller, or a 401/403/503 refusal."""
+class _DependencyScheme(PrincipalScheme):
+    """A dependency of `Dependencies` that is itself the bearer scheme in OpenAPI (see `_openapi`)."""
 
     def __init__(self, dependencies: Dependencies, settings: KeycloakSettings, scheme_name: str) -> None:
         super().__init__(settings, scheme_name)
         self._dependencies = dependencies
+
+
+class _PrincipalDependency(_DependencyScheme):
+    """`auth.principal`: the caller, or a 401/403/503 refusal."""
 
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal:
         # Every request of the dependency form runs this: no helper layers beyond the verify.
@@ -317,14 +321,10 @@ class _PrincipalDependency(PrincipalScheme):
         return found
 
 
-class _OptionalPrincipalDependency(PrincipalScheme):
+class _OptionalPrincipalDependency(_DependencyScheme):
     """`auth.optional_principal`: None without a bearer token (no Authorization header, or Basic,
     Digest, an API key...), as FastAPI's `auto_error=False` schemes give; a bearer token that
     is there must be valid."""
-
-    def __init__(self, dependencies: Dependencies, settings: KeycloakSettings, scheme_name: str) -> None:
-        super().__init__(settings, scheme_name)
-        self._dependencies = dependencies
 
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal | None:
         dependencies = self._dependencies
