@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,20 +21,13 @@ from fastapi_kc import AuthError, KeycloakAuth, Principal
 from fastapi_kc._http import MAX_DOCUMENT_BYTES
 from tests.attacks.harness import build_settings
 from tests.hostile.servers import CountingStream, certs
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.outcomes import outcome
 from tests.support.tokens import SigningKey, mint, user_claims
 
 T = TypeVar("T")
 COOLDOWN = 30.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def run(fake: FakeKeycloak, clock: Clock, body: Callable[[KeycloakAuth], Awaitable[T]], **overrides: Any) -> T:

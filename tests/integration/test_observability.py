@@ -20,6 +20,7 @@ from fastapi_kc.metrics import PrometheusMetrics
 from keycloak_dev import REALM_FILE, KeycloakServer
 from tests.integration.conftest import settings_for
 from tests.integration.test_rotation_and_outage import add_rsa_key, mario
+from tests.support.clock import ShiftedClock
 
 REALM = "observed"
 
@@ -85,16 +86,6 @@ def test_metrics_count_real_tokens_a_refusal_and_a_key_rotation(keycloak: Keyclo
     assert sample(registry, "fastapi_kc_key_set_fetches_total", result="ok") == 3
 
 
-class Clock:
-    """Real time that a test can move forward (key-set ages), while Keycloak really goes down."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 async def until(check: Any, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while not check():
@@ -104,7 +95,7 @@ async def until(check: Any, seconds: float = 120) -> None:
 
 
 def test_health_through_a_keycloak_restart(keycloak: KeycloakServer) -> None:
-    clock = Clock()
+    clock = ShiftedClock()
     registry = CollectorRegistry()
     settings = settings_for(keycloak, jwks_cooldown_seconds=0, jwks_max_age_seconds=60, jwks_max_stale_seconds=600)
 

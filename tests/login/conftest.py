@@ -20,24 +20,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
 from fastapi_kc.login import BrowserLogin, MemorySessionStore
 from tests.login.fake import CLIENT_ID, CLIENT_SECRET, LoginKeycloak
+from tests.support.clock import ShiftedClock
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey
 
 APP_URL = "http://localhost:8000"
 SECRET_KEY = "a-test-secret-key-of-at-least-32-characters"
-
-
-class Clock:
-    """The login's wall clock, moved by tests (the verifier keeps real time)."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.offset = 0.0
-        self._time = time.time
-
-    def __call__(self) -> float:
-        return self._time() + self.offset
 
 
 @dataclass
@@ -46,7 +34,7 @@ class LoginApp:
     login: BrowserLogin
     keycloak: LoginKeycloak
     store: MemorySessionStore
-    clock: Clock
+    clock: ShiftedClock
 
 
 def build_app(
@@ -59,7 +47,7 @@ def build_app(
 ) -> LoginApp:
     auth = KeycloakAuth(settings, http_client=fake.client())
     store = MemorySessionStore()
-    clock = Clock()
+    clock = ShiftedClock()
     options: dict[str, Any] = {
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "app_url": APP_URL, "secret_key": SECRET_KEY,
         "store": store, "clock": clock, "transport": login_keycloak.transport(),

@@ -8,17 +8,11 @@ import pytest
 
 from fastapi_kc.login import MemorySessionStore
 from fastapi_kc.login._store import StateCache
-
-
-class Clock:
-    now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import Clock
 
 
 def test_a_saved_value_is_loaded_until_it_expires() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     store = MemorySessionStore(clock=clock)
     asyncio.run(store.save("k", {"a": 1}, ttl=60))
     clock.now += 59
@@ -41,7 +35,7 @@ def test_a_value_a_shared_store_could_not_hold_is_refused() -> None:
 
 
 def test_abandoned_entries_are_swept() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     store = MemorySessionStore(clock=clock, sweep_every=10)
     for n in range(9):
         asyncio.run(store.save(f"abandoned-{n}", {}, ttl=10))

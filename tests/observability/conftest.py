@@ -7,7 +7,6 @@ instrument that the adapter's table maps it to, through the SDK's in-memory read
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fastapi_kc.metrics import CountingMetrics, OpenTelemetryMetrics, PrometheusMetrics
+from tests.support.clock import Clock
 
 # Prometheus sample name -> (OpenTelemetry instrument, what of its data point)
 OTEL_NAMES: dict[str, tuple[str, str]] = {
@@ -83,16 +83,6 @@ def otel_backend() -> Backend:
 @pytest.fixture(params=["prometheus", "otel"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     return prometheus_backend() if request.param == "prometheus" else otel_backend()
-
-
-class Clock:
-    """A clock the tests move by hand: `clock.now += 60`."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

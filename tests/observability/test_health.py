@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from fastapi_kc import ConfigurationError, KeycloakAuth, KeycloakMiddleware, KeycloakSettings
 from fastapi_kc.revocation import MemoryRevocationStore
-from tests.observability.conftest import Clock
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import FakeKeycloak
 
 MAX_AGE, MAX_STALE = 600, 3600

@@ -22,7 +22,8 @@ from fastapi_kc import (
     ServiceTokenClient,
     TokenRequestError,
 )
-from tests.observability.conftest import Backend, Clock
+from tests.observability.conftest import Backend
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 

@@ -6,19 +6,12 @@ import pytest
 
 from fastapi_kc import InvalidTokenError, UnavailableError
 from fastapi_kc._revocations import Revocation, RevocationList
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_000_000.0)
 
 
 @pytest.fixture

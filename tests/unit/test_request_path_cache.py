@@ -8,7 +8,6 @@ each rule is shown through both. Requests are raw ASGI calls where the exact hea
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,18 +18,9 @@ from starlette.types import ASGIApp, Message
 from fastapi_kc import KeycloakAuth, KeycloakMiddleware, KeycloakSettings, Principal
 from fastapi_kc._revocations import Revocation
 from fastapi_kc.metrics import CountingMetrics
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
-
-
-class Clock:
-    """A clock tests move by hand; starts at the real time so freshly minted tokens are valid."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def middleware_app(auth: KeycloakAuth) -> ASGIApp:

@@ -13,8 +13,9 @@ import pytest
 
 from fastapi_kc import TokenRequestError
 from fastapi_kc._token_endpoint import RETRY_AFTER_CAP_SECONDS
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import FakeKeycloak
-from tests.unit.test_service_token import Clock, keycloak_answer, make_client, run
+from tests.unit.test_service_token import keycloak_answer, make_client, run
 
 
 def test_the_cap_is_sixty_seconds() -> None:
@@ -26,7 +27,7 @@ def test_a_huge_retry_after_is_honoured_for_the_cap_only(
     fake_keycloak: FakeKeycloak, settings_values: dict[str, object], retry_after: str
 ) -> None:
     fake_keycloak.token_failures = [keycloak_answer(429, "slow_down", **{"Retry-After": retry_after})]
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def scenario() -> tuple[list[int | None], int, str]:
         refusals: list[int | None] = []

@@ -17,19 +17,10 @@ import pytest
 
 from fastapi_kc import ConfigurationError, KeycloakSettings, ServiceTokenClient, TokenRequestError
 from fastapi_kc._token_endpoint import CachedToken, IssuedToken
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import CLIENT_SECRET, FakeKeycloak
 
 T = TypeVar("T")
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -39,7 +30,9 @@ def run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def make_client(
     fake: FakeKeycloak, values: dict[str, object], clock: Clock | None = None, **options: Any
 ) -> ServiceTokenClient:
-    return ServiceTokenClient(KeycloakSettings(**values), http_client=fake.client(), clock=clock or Clock(), **options)
+    return ServiceTokenClient(
+        KeycloakSettings(**values), http_client=fake.client(), clock=clock or Clock(1000.0), **options
+    )
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -70,7 +63,7 @@ def test_a_hundred_concurrent_callers_cause_one_request(fake_keycloak: FakeKeycl
 
 
 def test_the_token_is_cached_until_its_renewal_time(fake_keycloak: FakeKeycloak, settings_values) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def scenario() -> list[str]:
         async with make_client(fake_keycloak, settings_values, clock, renew_before_seconds=30) as client:
@@ -83,7 +76,7 @@ def test_the_token_is_cached_until_its_renewal_time(fake_keycloak: FakeKeycloak,
 
 
 def test_the_token_is_renewed_before_it_expires(fake_keycloak: FakeKeycloak, settings_values) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def scenario() -> list[str]:
         async with make_client(fake_keycloak, settings_values, clock, renew_before_seconds=30) as client:
@@ -106,7 +99,7 @@ def test_the_token_is_renewed_before_it_expires(fake_keycloak: FakeKeycloak, set
 def test_a_still_valid_token_is_served_while_the_renewal_is_in_flight(
     fake_keycloak: FakeKeycloak, settings_values
 ) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def scenario() -> str:
         async with make_client(fake_keycloak, settings_values, clock, renew_before_seconds=30) as client:
@@ -120,7 +113,7 @@ def test_a_still_valid_token_is_served_while_the_renewal_is_in_flight(
 
 
 def test_an_expired_token_is_never_served(fake_keycloak: FakeKeycloak, settings_values) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def scenario() -> str:
         async with make_client(fake_keycloak, settings_values, clock) as client:
@@ -181,7 +174,7 @@ def test_a_retry_after_beyond_the_cap_fails_fast_and_is_respected_by_later_calls
     fake_keycloak: FakeKeycloak, settings_values
 ) -> None:
     fake_keycloak.token_failures = [keycloak_answer(429, "slow_down", **{"Retry-After": "50"})]
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def scenario() -> tuple[list[TokenRequestError], int, str]:
         refusals: list[TokenRequestError] = []
@@ -205,7 +198,7 @@ def test_a_retry_after_beyond_the_cap_fails_fast_and_is_respected_by_later_calls
 def test_a_still_valid_token_is_served_while_keycloak_asks_to_wait(
     fake_keycloak: FakeKeycloak, settings_values
 ) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def scenario() -> list[str]:
         async with make_client(fake_keycloak, settings_values, clock, renew_before_seconds=30) as client:

@@ -15,21 +15,14 @@ import pytest
 from fastapi_kc import KeycloakSettings, ServiceTokenClient, TokenRequestError
 from fastapi_kc._token_endpoint import CachedToken
 from fastapi_kc._token_exchange import ExchangeCache
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import CLIENT_SECRET, FakeKeycloak
 
 SUBJECT = "eyJhbGciOiJSUzI1NiJ9.mario-subject-token.c2lnbmF0dXJl"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make_client(fake: FakeKeycloak, values: dict[str, Any], clock: Clock | None = None) -> ServiceTokenClient:
-    return ServiceTokenClient(KeycloakSettings(**values), http_client=fake.client(), clock=clock or Clock(),
+    return ServiceTokenClient(KeycloakSettings(**values), http_client=fake.client(), clock=clock or Clock(1000.0),
                               backoff_seconds=0)  # fmt: skip
 
 
@@ -100,7 +93,7 @@ def test_fifty_concurrent_callers_cause_one_exchange(fake_keycloak, settings_val
 
 
 def test_the_exchanged_token_is_renewed_shortly_before_it_expires(fake_keycloak, settings_values) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def main() -> list[str]:
         async with make_client(fake_keycloak, settings_values, clock) as client:
@@ -241,7 +234,7 @@ def test_an_unstarted_client_says_so(fake_keycloak, settings_values) -> None:
 
 
 def test_the_cache_keeps_at_most_its_bound_dropping_expired_then_oldest() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     cache = ExchangeCache(clock, max_entries=2)
 
     async def fetch_for(value: str, lifetime: float) -> CachedToken:
@@ -262,7 +255,7 @@ def test_the_cache_keeps_at_most_its_bound_dropping_expired_then_oldest() -> Non
 def test_a_failed_renewal_is_logged_while_the_valid_token_keeps_serving(
     fake_keycloak, settings_values, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
 
     async def main() -> list[str]:
         async with make_client(fake_keycloak, settings_values, clock) as client:
@@ -279,7 +272,7 @@ def test_a_failed_renewal_is_logged_while_the_valid_token_keeps_serving(
 
 
 def test_a_long_retry_after_fails_fast_and_holds_later_exchanges_back(fake_keycloak, settings_values) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     fake_keycloak.token_failures = [httpx.Response(429, headers={"Retry-After": "50"}, json={"error": "slow_down"})]
 
     async def main() -> None:

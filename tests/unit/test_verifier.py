@@ -9,23 +9,12 @@ from typing import Any, TypeVar
 import pytest
 
 from fastapi_kc import AuthError, KeycloakAuth, KeycloakSettings, Principal
+from tests.support.clock import Clock
 from tests.support.fake_keycloak import CERTS_PATH, FakeKeycloak
 from tests.support.outcomes import outcome
 from tests.support.tokens import INTERNAL_URL, SigningKey, mint, user_claims
 
 T = TypeVar("T")
-
-
-class Clock:
-    """A clock tests move by hand; starts at the real time so freshly minted tokens are valid."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def run(
