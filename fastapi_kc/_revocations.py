@@ -119,20 +119,15 @@ class RevocationList:
         """
         if self._refusal is not None:
             raise self._refusal
-        if self._sessions and session_id in self._sessions:
-            raise InvalidTokenError(SESSION_ENDED, reason="revoked")
-        # A token without `iat` cannot show it came after the logout: it stays refused.
-        if (
-            self._subjects
-            and subject in self._subjects
-            and (issued_at is None or issued_at <= self._subjects[subject][0])
-        ):
+        if self.is_revoked(session_id, subject, issued_at):
             raise InvalidTokenError(SESSION_ENDED, reason="revoked")
 
     def is_revoked(self, session_id: str | None, subject: str, issued_at: float | None) -> bool:
-        """Whether `check` refuses these claims because of a revocation (not a store refusal)."""
+        """Whether a revocation covers these claims: the one rule `check` and the WebSocket
+        watches both apply (a store's refusal is not a revocation)."""
         if session_id is not None and session_id in self._sessions:
             return True
+        # A token without `iat` cannot show it came after the logout: it stays refused.
         logout = self._subjects.get(subject)
         return logout is not None and (issued_at is None or issued_at <= logout[0])
 

@@ -135,3 +135,21 @@ def test_a_list_nothing_ever_fed_cannot_revoke_and_one_applied_revocation_makes_
     clock.now += 10
     assert revocations.prune() == 1
     assert revocations.may_revoke is True  # the source that fed it may feed it again
+
+
+@pytest.mark.parametrize(
+    ("session_id", "subject", "issued_at_offset"),
+    [("s1", "luigi", -10), (None, "mario", -10), (None, "mario", 10), ("s2", "mario", None), ("s2", "luigi", None)],
+)
+def test_check_refuses_exactly_the_claims_is_revoked_reports(
+    revocations: RevocationList, clock: Clock, session_id: str | None, subject: str, issued_at_offset: float | None
+) -> None:
+    revocations.apply(Revocation("sid", "s1", clock.now, clock.now + 300))
+    revocations.apply(Revocation("sub", "mario", clock.now, clock.now + 300))
+    issued_at = None if issued_at_offset is None else clock.now + issued_at_offset
+    try:
+        revocations.check(session_id, subject, issued_at)
+        refused = False
+    except InvalidTokenError:
+        refused = True
+    assert refused is revocations.is_revoked(session_id, subject, issued_at)
