@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import httpx
 
+from fastapi_kc._bounded import put_bounded
 from fastapi_kc._client_auth import ClientAuthenticator
 from fastapi_kc._errors import ConfigurationError, InvalidTokenError, UnavailableError
 from fastapi_kc._http import UnsupportedEncodingError, json_object, post_form
@@ -70,11 +71,8 @@ class Introspector:
         else:
             answer = await self._ask(token)
             if self._ttl > 0:
-                if len(self._answers) >= _MAX_ENTRIES:
-                    self._answers = {d: a for d, a in self._answers.items() if a[0] > now} or {}
-                    if len(self._answers) >= _MAX_ENTRIES:
-                        del self._answers[next(iter(self._answers))]
-                self._answers[digest] = (now + self._ttl, answer)
+                entry = (now + self._ttl, answer)
+                put_bounded(self._answers, digest, entry, limit=_MAX_ENTRIES, expired=lambda a: a[0] <= now)
         if answer is None:
             raise InvalidTokenError("token is not active", reason="inactive")
         return answer

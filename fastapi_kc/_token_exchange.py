@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from fastapi_kc._bounded import put_bounded
 from fastapi_kc._diagnostics import Diagnosis, token_request_refused
 from fastapi_kc._settings import KeycloakSettings, env_name
 from fastapi_kc._text import printable
@@ -108,14 +109,8 @@ class ExchangeCache:
             self._inflight.pop(key, None)
 
     def _store(self, key: ExchangeKey, token: CachedToken) -> None:
-        self._tokens.pop(key, None)
-        self._tokens[key] = token  # last in insertion order: the newest
-        if len(self._tokens) > self._max_entries:
-            now = self._clock()
-            for stale in [k for k, t in self._tokens.items() if t.expires_at <= now]:
-                del self._tokens[stale]
-            while len(self._tokens) > self._max_entries:
-                del self._tokens[next(iter(self._tokens))]
+        now = self._clock()
+        put_bounded(self._tokens, key, token, limit=self._max_entries, expired=lambda t: t.expires_at <= now)
 
 
 def _log_failure(task: asyncio.Task[CachedToken]) -> None:
