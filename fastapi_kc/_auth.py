@@ -121,6 +121,11 @@ class KeycloakAuth(Dependencies, RevocationFace):
 
     # --- life cycle --------------------------------------------------------------------------
 
+    _started_on_first_use = False
+    """Started by a token, not by a user of the auth: no one is counted who would close it. The
+    next `start()` (a lifespan, `async with auth`) adopts that start instead of adding a user,
+    so its `close()` ends the auth as if it had started it."""
+
     @property
     def started(self) -> bool:
         return self._users > 0
@@ -133,6 +138,9 @@ class KeycloakAuth(Dependencies, RevocationFace):
         """
         self._start_lock = self._start_lock or asyncio.Lock()
         async with self._start_lock:
+            if self._started_on_first_use:
+                self._started_on_first_use = False  # this start becomes the owner: its close ends it
+                return
             if self._users:
                 self._users += 1
                 return
@@ -183,8 +191,9 @@ class KeycloakAuth(Dependencies, RevocationFace):
                 return
             logger.warning(
                 "KeycloakAuth started on first use: no lifespan started it (a mounted sub-application's "
-                "lifespan never runs). It stays open until `await auth.close()`; to start and stop it "
-                "with the service, give the outermost app lifespan=auth.lifespan (or its KeycloakMiddleware)"
+                "lifespan never runs). It stays open until `await auth.close()` or the end of a lifespan that "
+                "starts it later; to start and stop it with the service, give the outermost app "
+                "lifespan=auth.lifespan (or its KeycloakMiddleware)"
             )
             try:
                 await self._start_now()
@@ -192,13 +201,19 @@ class KeycloakAuth(Dependencies, RevocationFace):
                 self._retry_start_at = self._clock() + self.settings.jwks_cooldown_seconds
                 logger.error("KeycloakAuth could not start on first use: %s", exc)
                 raise KeysUnavailableError("authentication could not start", reason="not_started") from None
+            self._started_on_first_use = True
 
     async def close(self) -> None:
-        """Release the HTTP client and background work once the last user has closed."""
+        """Release the HTTP client and background work once the last user has closed.
+
+        A start on first use that no `start()` adopted has no user of its own: one `close()`
+        (the one its warning asks for) ends it.
+        """
         if self._users == 0:
             return
         self._users -= 1
         if self._users == 0:
+            self._started_on_first_use = False
             self._serve_cached(False)
             await self._close_store()
             await self._keys.close()

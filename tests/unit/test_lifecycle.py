@@ -120,3 +120,35 @@ def test_a_second_auth_failing_to_start_closes_the_first(
     with pytest.raises(ConfigurationError, match="issuer"), TestClient(app):
         pass
     assert not auth.started and not other.started
+
+
+def test_a_lifespan_that_starts_an_auth_already_started_on_first_use_closes_it_at_its_shutdown(
+    auth: KeycloakAuth, signing_key: SigningKey
+) -> None:
+    import asyncio
+
+    async def main() -> tuple[bool, bool]:
+        await auth.verify(mint(user_claims(), signing_key))  # before any start: started on first use
+        async with auth.lifespan(FastAPI()):
+            during = auth.started
+        return during, auth.started
+
+    assert asyncio.run(main()) == (True, False)
+
+
+def test_after_a_first_use_start_two_lifespans_keep_the_auth_open_until_both_have_ended(
+    auth: KeycloakAuth, signing_key: SigningKey
+) -> None:
+    import asyncio
+
+    async def main() -> list[bool]:
+        await auth.verify(mint(user_claims(), signing_key))
+        seen = []
+        async with auth.lifespan(FastAPI()):
+            async with auth.lifespan(FastAPI()):
+                seen.append(auth.started)
+            seen.append(auth.started)
+        seen.append(auth.started)
+        return seen
+
+    assert asyncio.run(main()) == [True, True, False]
