@@ -140,3 +140,17 @@ def test_with_a_staleness_limit_requests_are_refused_once_redis_is_down_that_lon
         redis_server.start()
         assert eventually(lambda: auth_b.revocation_state == "connected", within=10)
         assert status(b, luigi) == 200
+
+
+def test_a_replica_without_a_logout_route_can_still_be_revoked_through_redis(
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, object], redis_server: RedisServer
+) -> None:
+    """Other replicas' logouts arrive through Redis: its WebSockets must stay watched (guarded)."""
+    import asyncio
+
+    async def may_revoke(store: str) -> bool:
+        values = {**settings_values, "revocation_store": store}
+        async with KeycloakAuth(KeycloakSettings(**values), http_client=fake_keycloak.client()) as auth:
+            return auth.revocations.may_revoke
+
+    assert (asyncio.run(may_revoke("memory")), asyncio.run(may_revoke(redis_server.url))) == (False, True)
