@@ -39,6 +39,7 @@ _WARNING_INTERVAL = 60.0  # seconds between two warnings of one configuration-ty
 # is longer than the key (an ES256 signature alone is 86 characters).
 _KEY_CHARS: Final = 32
 _SCHEME: Final = b"Bearer "  # the one spelling of the scheme the cache answers for
+_SIGHTINGS_MASK: Final = (1 << 16) - 1  # 64 KiB of one-byte tags (see `_seen_once`)
 
 
 class _Verified(NamedTuple):
@@ -81,7 +82,7 @@ class TokenVerifier:
         # An OrderedDict: evicting the oldest entry of a plain dict (`next(iter(d))`) walks the
         # holes its earlier deletions left, several microseconds per new token once it is full.
         self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
-        self._seen: dict[bytes, None] = {}  # slots of tokens verified once, not (yet) cached
+        self._sightings = bytearray(_SIGHTINGS_MASK + 1)  # tokens verified once, not (yet) cached
         self._warned_at: dict[str, float] = {}
         # Bound once: the request path calls them without looking anything up. Without metrics,
         # a verification is not even timed.
@@ -271,18 +272,23 @@ class TokenVerifier:
         """Whether the token in `slot` was verified once before; notes it otherwise.
 
         A token enters the cache on its second sighting: one seen once (every token, under a
-        flood of distinct ones) costs a short string here, not an entry that outlives the request
-        (its principal, claims and copy of the token: memory, and work for the garbage collector).
-        A client that calls again pays a second verification, then is answered from the cache.
+        flood of distinct ones) leaves no entry that outlives the request (its principal, claims
+        and copy of the token: memory, and work for the garbage collector). A client that calls
+        again pays a second verification, then is answered from the cache.
+
+        The sightings are one-byte tags in a fixed table indexed by the slot's hash (computed
+        already, for the cache look-up): nothing is allocated or kept per token. Two tokens may
+        share a place: then one is cached a sighting early, or later; either is harmless (the
+        hash is randomised per process, so no one can aim at it).
         """
         if self._cache_size <= 0:
             return False
-        if slot in self._seen:
-            del self._seen[slot]
+        mixed = hash(slot)
+        place, tag = mixed & _SIGHTINGS_MASK, (mixed >> 24) & 0xFF or 1  # 0 marks an empty place
+        if self._sightings[place] == tag:
+            self._sightings[place] = 0
             return True
-        if len(self._seen) >= self._cache_size:
-            self._seen.clear()  # bounded; a token noted just before is cached one sighting later
-        self._seen[slot] = None
+        self._sightings[place] = tag
         return False
 
     def _drop_untrusted(self, keys: KeySet) -> None:
