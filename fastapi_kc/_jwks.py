@@ -49,9 +49,10 @@ class KeySetCache:
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
         self.fresh_until = float("-inf")
-        """Until when the current set needs no look at the clock's other limits: before it, every key
-        of `current` is trusted as it is (no refresh due, not stale), so the request path reads
-        `current` directly; its cache then only has to hear of keys leaving the set (`on_replaced`)."""
+        """Until when the current set is young: before then every key of `current` is trusted as it is
+        (no refresh is due, the set is not stale), so the request path reads `current` directly
+        instead of calling `lookup`, and its cache of verified tokens only needs to hear of keys
+        that leave the set (`on_replaced`)."""
         self.current: Mapping[str, VerificationKey] = {}
         """The keys of the last set fetched, by `kid` (see `fresh_until`; `lookup` for any time)."""
         self._replaced_listeners: list[Callable[[KeySet], None]] = []
