@@ -42,6 +42,7 @@ VARIANTS = {
     "bare": "bare endpoint (no auth)",
     "floor_mw": "floor in a minimal ASGI middleware",
     "floor_dep": "floor: HTTPBearer dependency + dict of verified tokens",
+    "noop_dep": "framework: one dependency that does nothing (FastAPI's own cost)",
     "ours_dep": "fastapi_kc: Depends(auth.principal)",
     "ours_roles": "fastapi_kc: Depends(auth.require_roles(...))",
     "ours_deco": "fastapi_kc: @auth.roles_required(...)",
@@ -181,6 +182,10 @@ def floor_dependency() -> Callable[..., Awaitable[Any]]:
     return caller
 
 
+async def nothing() -> None:
+    """What FastAPI costs for one dependency, whatever it does: the part of `Depends(...)` no library can save."""
+
+
 def _decorated_endpoint(app: FastAPI, auth: Any) -> None:
     @app.get("/items")
     @auth.roles_required(ROLE)
@@ -309,6 +314,10 @@ def build_app(variant: str, internal_url: str, http_client: Any = None) -> FastA
     if variant == "floor_dep":
         app = FastAPI()
         _endpoint(app, floor_dependency())
+        return app
+    if variant == "noop_dep":
+        app = FastAPI()
+        _endpoint(app, nothing)
         return app
     if variant.startswith("ours"):
         from fastapi_kc import KeycloakMiddleware
