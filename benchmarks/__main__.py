@@ -31,7 +31,7 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
     "features": (["--rounds", "30", "--calls", "300"], ["--rounds", "5", "--calls", "200"]),
     "gc_fill": ([], []),
     "uvicorn": (
-        ["--rounds", "5", "--duration", "3", "--max-requests", "100000"],
+        ["--rounds", "5", "--duration", "4", "--max-requests", "100000"],
         ["--rounds", "1", "--duration", "2", "--max-requests", "100000"],
     ),
     "cold_start": ([], []),
