@@ -123,8 +123,10 @@ class KeycloakAuth(Dependencies, RevocationFace):
 
     _started_on_first_use = False
     """Started by a token, not by a user of the auth: no one is counted who would close it. The
-    next `start()` (a lifespan, `async with auth`) adopts that start instead of adding a user,
-    so its `close()` ends the auth as if it had started it."""
+    next start by an application's lifespan (`auth.lifespan`, `KeycloakMiddleware`) adopts that
+    start instead of adding a user, so the app's shutdown ends the auth as if it had started it.
+    A plain `start()` or `async with auth` (code borrowing the auth for a while) only counts:
+    its close must not end an auth the application is still serving with."""
 
     @property
     def started(self) -> bool:
@@ -136,9 +138,21 @@ class KeycloakAuth(Dependencies, RevocationFace):
         Raises:
             ConfigurationError: naming the URL, what was expected and found, and the fix.
         """
+        await self._start(adopt=False)
+
+    async def _start_with_app(self) -> None:
+        """`start` for an application's lifespan (`auth.lifespan`, `KeycloakMiddleware`): it also
+        adopts a start on first use, so that the application's shutdown closes the auth.
+
+        Raises:
+            ConfigurationError: as `start`.
+        """
+        await self._start(adopt=True)
+
+    async def _start(self, *, adopt: bool) -> None:
         self._start_lock = self._start_lock or asyncio.Lock()
         async with self._start_lock:
-            if self._started_on_first_use:
+            if adopt and self._started_on_first_use:
                 self._started_on_first_use = False  # this start becomes the owner: its close ends it
                 return
             if self._users:
@@ -234,9 +248,12 @@ class KeycloakAuth(Dependencies, RevocationFace):
 
         Also completes the app's OpenAPI document (`document_openapi`).
         """
-        async with self:
+        await self._start_with_app()
+        try:
             self.document_openapi(app)
             yield
+        finally:
+            await self.close()
 
     @contextmanager
     def use_http_client(self, client: httpx.AsyncClient) -> Iterator[None]:

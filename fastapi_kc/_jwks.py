@@ -187,11 +187,12 @@ class KeySetCache:
             self._inflight = None
         previous = self._keys
         removed = set(previous.keys) - set(keys.keys) if previous is not None else set()
-        self._keys, self._fetched_at, self._last_error = keys, self._clock(), None
-        self.current, self.fresh_until = keys.keys, self._fetched_at + self._young
         if previous is not None and any(keys.get(kid) is not key for kid, key in previous.keys.items()):
+            # Before the new set is installed: if a listener failed, the old set (and its checks) would stay.
             for listener in self._replaced_listeners:
                 listener(keys)
+        self._keys, self._fetched_at, self._last_error = keys, self._clock(), None
+        self.current, self.fresh_until = keys.keys, self._fetched_at + self._young
         self._metrics.key_set_fetch("ok")
         logger.info(
             "key set fetched: %d signing key(s): %s%s",

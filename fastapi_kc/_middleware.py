@@ -230,7 +230,7 @@ class KeycloakMiddleware:
             if message["type"] == "lifespan.startup":
                 try:
                     for auth in self._auths.auths:
-                        await auth.start()
+                        await auth._start_with_app()
                         started.append(auth)
                 except ConfigurationError as exc:
                     raise _StartupFailedError(exc) from exc

@@ -278,8 +278,10 @@ class TokenVerifier:
 
         The sightings are one-byte tags in a fixed table indexed by the slot's hash (computed
         already, for the cache look-up): nothing is allocated or kept per token. Two tokens may
-        share a place: then one is cached a sighting early, or later; either is harmless (the
-        hash is randomised per process, so no one can aim at it).
+        share a place (rarely: 65,536 places): one is then cached a sighting early, and two that
+        take turns on one place with different tags are not cached until one comes twice in a
+        row. That costs verifications, never correctness, and the hash is randomised per
+        process, so no one can aim at a place.
         """
         if self._cache_size <= 0:
             return False

@@ -15,7 +15,8 @@ import base64
 import binascii
 import hmac
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 from urllib.parse import unquote
 
@@ -32,10 +33,16 @@ WRONG_CREDENTIALS: Final = "Invalid client or Invalid client credentials"
 
 
 class ClientRegistry:
-    """Client id -> its secret or key (None: any credential is taken)."""
+    """Client id -> its secret or key (None: any credential is taken).
 
-    def __init__(self) -> None:
+    `audiences`: what a client assertion may name as its `aud` (the realm's issuer, the token
+    endpoint); `clock` says whether it has expired.
+    """
+
+    def __init__(self, audiences: Iterable[str] = (), clock: Callable[[], float] = time.time) -> None:
         self._credentials: dict[str, str | SigningKey | None] = {}
+        self._audiences = frozenset(audiences)
+        self._clock = clock
 
     def add(self, client_id: str, secret: str | None = None) -> None:
         """Know `client_id`; with `secret`, only that secret (or an assertion signed with it) passes."""
@@ -50,6 +57,20 @@ class ClientRegistry:
             self._credentials[settings.client_id] = _load_private_key(settings)[0]
         elif settings.client_secret is not None:
             self._credentials[settings.client_id] = settings.client_secret.get_secret_value()
+
+    def _valid_assertion(self, claims: Mapping[str, object], client_id: str) -> bool:
+        """RFC 7523 §3, as Keycloak checks it: the client's own (`iss` = `sub` = client id), for
+        this realm (`aud`), and not expired."""
+        aud, exp = claims.get("aud"), claims.get("exp")
+        named = {aud} if isinstance(aud, str) else set(aud) if isinstance(aud, list) else set()
+        return (
+            claims.get("sub") == client_id
+            and claims.get("iss") == client_id
+            and not named.isdisjoint(self._audiences)
+            and isinstance(exp, int | float)
+            and not isinstance(exp, bool)
+            and exp > self._clock()
+        )
 
     def __contains__(self, client_id: object) -> bool:
         return client_id in self._credentials
@@ -72,7 +93,8 @@ class ClientRegistry:
             return client_id
         assertion = _assertion(form)
         if assertion is not None:
-            return client_id if _signed_by(assertion, credential, client_id) else None
+            claims = _signed_claims(assertion, credential)
+            return client_id if claims is not None and self._valid_assertion(claims, client_id) else None
         basic = _basic_pair(request.headers.get("Authorization", ""))
         secret = basic[1] if basic is not None else form.get("client_secret")
         if (
@@ -111,12 +133,12 @@ def _unverified_subject(assertion: str) -> str | None:
     return sub if isinstance(sub, str) else None
 
 
-def _signed_by(assertion: str, credential: str | SigningKey, client_id: str) -> bool:
-    """Whether `assertion` is `client_id`'s own, signed with its secret (HS256) or its key."""
+def _signed_claims(assertion: str, credential: str | SigningKey) -> Mapping[str, object] | None:
+    """The claims of `assertion` if it is signed with the client's secret (HS256) or key; else None."""
     key = OctKey.import_key(credential) if isinstance(credential, str) else credential
     algorithms = ["HS256"] if isinstance(credential, str) else ["RS256", "ES256", "ES384", "ES512"]
     try:
-        claims = jwt.decode(assertion, key, algorithms=algorithms).claims
+        claims: Mapping[str, object] = jwt.decode(assertion, key, algorithms=algorithms).claims
     except (JoseError, ValueError, TypeError):
-        return False
-    return claims.get("sub") == client_id and claims.get("iss") == client_id
+        return None
+    return claims

@@ -57,13 +57,13 @@ class MockKeycloak:
         self._clock = clock
         self._realm = Realm(settings.realm, settings.issuer, tuple(settings.audience))
         self._key = SigningKey(settings.algorithms)
-        self._clients = ClientRegistry()
+        every = (settings, *(c.settings for c in token_clients))
+        self._clients = ClientRegistry({settings.issuer, *(s.token_url for s in every)}, clock)
         for client_settings in (settings, *(c.settings for c in token_clients)):
             self._clients.add_settings(client_settings)
         self._token_endpoint = TokenEndpoint(self._realm, self._key, clock, self.service_token, self._clients)
         self._token_endpoint.service_accounts.update((str(c.settings.client_id), {}) for c in token_clients)
         self._introspection = IntrospectionEndpoint(self._key, clock, self._clients)
-        every = (settings, *(c.settings for c in token_clients))
         self._routes: dict[tuple[str, httpx.URL], Callable[[httpx.Request], httpx.Response]] = {
             ("GET", httpx.URL(settings.discovery_url)): self._discovery,
             ("GET", httpx.URL(settings.jwks_url)): self._jwks,

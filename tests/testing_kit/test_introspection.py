@@ -5,15 +5,18 @@ mock, a session ended at the mock is refused by them, and a wrong client secret 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import OctKey
 
 from fastapi_kc import KeycloakAuth, KeycloakSettings, Principal, ServiceTokenClient, TokenRequestError
-from fastapi_kc._client_auth import ClientAuthenticator
+from fastapi_kc._client_auth import ASSERTION_TYPE, ClientAuthenticator
 from fastapi_kc.testing import MockKeycloak
 from tests.testing_kit.conftest import NetworkGuard, settings_with
 
@@ -153,3 +156,35 @@ def test_a_service_token_client_with_a_wrong_secret_is_told_so(settings: Keycloa
     with pytest.raises(TokenRequestError) as refused:
         asyncio.run(main())
     assert (refused.value.status_code, refused.value.error) == (401, "unauthorized_client")
+
+
+@pytest.mark.parametrize(
+    ("audience", "lifetime", "status"),
+    [
+        pytest.param("issuer", 60, 200, id="for-the-realm"),
+        pytest.param("token_url", 60, 200, id="for-the-token-endpoint"),
+        pytest.param("issuer", -1, 401, id="expired"),
+        pytest.param("https://elsewhere.example/realms/other", 60, 401, id="for-another-server"),
+    ],
+)
+def test_a_client_assertion_must_be_for_this_realm_and_unexpired(audience: str, lifetime: int, status: int) -> None:
+    right = settings_with(client_auth_method="client_secret_jwt", client_secret=LONG_SECRET)
+    keycloak = MockKeycloak(KeycloakAuth(right), ServiceTokenClient(right))
+    now = int(time.time())
+    aud = {"issuer": right.issuer, "token_url": right.token_url}.get(audience, audience)
+    claims = {
+        "iss": right.client_id,
+        "sub": right.client_id,
+        "aud": aud,
+        "jti": "j-1",
+        "iat": now,
+        "exp": now + lifetime,
+    }
+    assertion = jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(LONG_SECRET))
+    form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+
+    async def ask() -> int:
+        async with httpx.AsyncClient(transport=keycloak.transport) as client:
+            return (await client.post(right.token_url, data=form)).status_code
+
+    assert asyncio.run(ask()) == status

@@ -152,3 +152,18 @@ def test_after_a_first_use_start_two_lifespans_keep_the_auth_open_until_both_hav
         return seen
 
     assert asyncio.run(main()) == [True, True, False]
+
+
+def test_code_borrowing_an_auth_started_on_first_use_does_not_end_it(
+    auth: KeycloakAuth, signing_key: SigningKey, fake_keycloak: FakeKeycloak
+) -> None:
+    import asyncio
+
+    async def main() -> tuple[bool, int]:
+        await auth.verify(mint(user_claims(), signing_key))  # before any start: started on first use
+        async with auth:  # e.g. a helper that starts and closes the auth around its own work
+            pass
+        await auth.verify(mint(user_claims(), signing_key))
+        return auth.started, fake_keycloak.certs_hits
+
+    assert asyncio.run(main()) == (True, 1)  # still serving, and never restarted
