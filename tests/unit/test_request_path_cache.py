@@ -72,6 +72,10 @@ class Driver:
         await self.app(scope, receive, send)
         return status
 
+    async def cache(self, token: str) -> list[int]:
+        """Send `token` twice: it is in the cache from its second sighting on."""
+        return [await self.get([bearer(token)]) for _ in range(2)]
+
     def run(self, body: Callable[[Driver], Any]) -> Any:
         async def main() -> Any:
             inbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -100,20 +104,29 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def auth(fake_keycloak: FakeKeycloak, settings_values: dict[str, object], clock: Clock) -> KeycloakAuth:
-    settings = KeycloakSettings(**{**settings_values, "jwks_cooldown_seconds": 0})
-    return KeycloakAuth(settings, http_client=fake_keycloak.client(), clock=clock)
+def make_auth(
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, object], clock: Clock
+) -> Callable[..., KeycloakAuth]:
+    """A started-by-the-app auth on the hand-moved clock, with settings overridden."""
+
+    def make(metrics: CountingMetrics | None = None, **overrides: object) -> KeycloakAuth:
+        settings = KeycloakSettings(**{**settings_values, **overrides})
+        return KeycloakAuth(settings, http_client=fake_keycloak.client(), clock=clock, metrics=metrics)
+
+    return make
+
+
+@pytest.fixture
+def auth(make_auth: Callable[..., KeycloakAuth]) -> KeycloakAuth:
+    return make_auth(jwks_cooldown_seconds=0)
 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_a_repeated_token_is_verified_on_its_first_two_sightings_only(
-    form: Callable[[KeycloakAuth], ASGIApp],
-    fake_keycloak: FakeKeycloak,
-    settings_values: dict[str, object],
-    signing_key: SigningKey,
+    form: Callable[[KeycloakAuth], ASGIApp], make_auth: Callable[..., KeycloakAuth], signing_key: SigningKey
 ) -> None:
     counts = CountingMetrics()  # a full verification is a cache miss; the rest are hits
-    auth = KeycloakAuth(KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), metrics=counts)
+    auth = make_auth(counts)
     token = mint(user_claims(), signing_key)
 
     async def four(driver: Driver) -> list[int]:
@@ -135,7 +148,7 @@ def test_a_token_ending_like_a_cached_one_is_not_taken_for_it(
     assert forged[-32:] == genuine[-32:] and len(forged) == len(genuine) and forged != genuine
 
     async def both(driver: Driver) -> list[int]:
-        cached = [await driver.get([bearer(genuine)]) for _ in range(2)]  # cached from the second sighting on
+        cached = await driver.cache(genuine)
         return [*cached, await driver.get([bearer(forged)]), await driver.get([bearer("x" + genuine)]),
                 await driver.get([bearer(genuine)])]  # fmt: skip
 
@@ -157,7 +170,7 @@ def test_a_second_authorization_header_is_refused_even_for_a_cached_token(
 
     async def requests(driver: Driver) -> list[int]:
         twice = [bearer(token), (second, b"Bearer " + token.encode())]
-        cached = [await driver.get([bearer(token)]) for _ in range(2)]  # cached from the second sighting on
+        cached = await driver.cache(token)
         return [*cached, await driver.get(twice)]
 
     # Both headers carry the valid token: the refusal can only be the repetition's (invalid_request).
@@ -175,7 +188,7 @@ def test_a_cached_token_in_another_spelling_of_the_header_is_still_accepted(
     token = mint(user_claims(), signing_key)
 
     async def requests(driver: Driver) -> list[int]:
-        cached = [await driver.get([bearer(token)]) for _ in range(2)]  # cached from the second sighting on
+        cached = await driver.cache(token)
         return [*cached, await driver.get([bearer(token, scheme)])]
 
     assert Driver(form(auth)).run(requests) == [200, 200, 200]
@@ -188,7 +201,7 @@ def test_a_cached_token_expires_on_the_request_path(
     token = mint(user_claims(exp=int(clock.now) + 60), signing_key)
 
     async def later(driver: Driver) -> list[int]:
-        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        first = await driver.cache(token)
         clock.now += 60 + 31  # past the expiry and the 30 s leeway
         return [*first, await driver.get([bearer(token)])]
 
@@ -203,7 +216,7 @@ def test_a_cached_token_of_an_ended_session_is_refused(
     token = mint(claims, signing_key)
 
     async def logout(driver: Driver) -> list[int]:
-        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        first = await driver.cache(token)
         auth.revocations.apply(Revocation("sid", claims["sid"], clock.now, clock.now + 600))
         return [*first, await driver.get([bearer(token)])]
 
@@ -211,16 +224,22 @@ def test_a_cached_token_of_an_ended_session_is_refused(
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_a_cached_token_whose_key_left_the_realm_is_refused(
-    form: Callable[[KeycloakAuth], ASGIApp], auth: KeycloakAuth, signing_key: SigningKey, fake_keycloak: FakeKeycloak
+@pytest.mark.parametrize("same_kid", [False, True], ids=["key-left-the-realm", "kid-now-names-another-key"])
+def test_a_cached_token_whose_key_left_or_changed_is_refused(
+    form: Callable[[KeycloakAuth], ASGIApp],
+    same_kid: bool,
+    auth: KeycloakAuth,
+    signing_key: SigningKey,
+    fake_keycloak: FakeKeycloak,
 ) -> None:
     old = mint(user_claims(), signing_key)
-    new_key = SigningKey.rsa("kid-new")
+    other = SigningKey.rsa("kid-other")
 
     async def rotate(driver: Driver) -> list[int]:
-        first = [await driver.get([bearer(old)]), await driver.get([bearer(old)])]
-        fake_keycloak.keys = [new_key]
-        fresh = await driver.get([bearer(mint(user_claims(), new_key))])  # unknown kid: the key set is fetched again
+        first = await driver.cache(old)
+        # The key of `old` is gone, or its kid now names new key material.
+        fake_keycloak.keys = [SigningKey.rsa(signing_key.kid), other] if same_kid else [other]
+        fresh = await driver.get([bearer(mint(user_claims(), other))])  # unknown kid: the key set is fetched again
         return [*first, fresh, await driver.get([bearer(old)])]
 
     assert Driver(form(auth)).run(rotate) == [200, 200, 200, 401]
@@ -229,18 +248,17 @@ def test_a_cached_token_whose_key_left_the_realm_is_refused(
 @pytest.mark.parametrize("form", FORMS)
 def test_a_cached_token_is_found_again_after_a_refresh_that_kept_its_key(
     form: Callable[[KeycloakAuth], ASGIApp],
+    make_auth: Callable[..., KeycloakAuth],
     fake_keycloak: FakeKeycloak,
-    settings_values: dict[str, object],
     signing_key: SigningKey,
     clock: Clock,
 ) -> None:
     counts = CountingMetrics()
-    settings = KeycloakSettings(**{**settings_values, "jwks_max_age_seconds": 600})
-    auth = KeycloakAuth(settings, http_client=fake_keycloak.client(), clock=clock, metrics=counts)
+    auth = make_auth(counts, jwks_max_age_seconds=600)
     token = mint(user_claims(exp=int(clock.now) + 3600), signing_key)
 
     async def aged(driver: Driver) -> list[int]:
-        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        first = await driver.cache(token)
         clock.now += 601  # the key set is due for a refresh: a cached request alone starts it
         due = await driver.get([bearer(token)])
         await asyncio.sleep(0.01)  # let the background refresh run
@@ -254,35 +272,18 @@ def test_a_cached_token_is_found_again_after_a_refresh_that_kept_its_key(
 @pytest.mark.parametrize("form", FORMS)
 def test_a_cached_token_is_not_served_from_a_key_set_past_its_staleness_limit(
     form: Callable[[KeycloakAuth], ASGIApp],
+    make_auth: Callable[..., KeycloakAuth],
     fake_keycloak: FakeKeycloak,
-    settings_values: dict[str, object],
     signing_key: SigningKey,
     clock: Clock,
 ) -> None:
-    settings = KeycloakSettings(**{**settings_values, "jwks_max_stale_seconds": 3600})
-    auth = KeycloakAuth(settings, http_client=fake_keycloak.client(), clock=clock)
+    auth = make_auth(jwks_max_stale_seconds=3600)
     token = mint(user_claims(exp=int(clock.now) + 7200), signing_key)
 
     async def outage(driver: Driver) -> list[int]:
-        first = [await driver.get([bearer(token)]), await driver.get([bearer(token)])]
+        first = await driver.cache(token)
         fake_keycloak.down = True
         clock.now += 3601
         return [*first, await driver.get([bearer(token)])]
 
     assert Driver(form(auth)).run(outage) == [200, 200, 503]
-
-
-@pytest.mark.parametrize("form", FORMS)
-def test_a_cached_token_whose_kid_now_names_another_key_is_refused(
-    form: Callable[[KeycloakAuth], ASGIApp], auth: KeycloakAuth, signing_key: SigningKey, fake_keycloak: FakeKeycloak
-) -> None:
-    old = mint(user_claims(), signing_key)
-    other = SigningKey.rsa("kid-other")
-
-    async def replace(driver: Driver) -> list[int]:
-        first = [await driver.get([bearer(old)]), await driver.get([bearer(old)])]
-        fake_keycloak.keys = [SigningKey.rsa(signing_key.kid), other]  # the same kid, new key material
-        fresh = await driver.get([bearer(mint(user_claims(), other))])  # unknown kid: the key set is fetched again
-        return [*first, fresh, await driver.get([bearer(old)])]
-
-    assert Driver(form(auth)).run(replace) == [200, 200, 200, 401]
