@@ -138,8 +138,18 @@ class Dependencies:
         self._keep(scope, principal)
         return principal
 
-    def _from_cache(self, scope: Scope) -> Principal | None:
-        """The caller of a request with a token verified before (synchronous); else None."""
+    def _known(self, scope: Scope) -> Principal | None:
+        """The caller if already known without a verification (synchronous): verified by this
+        auth earlier in the request (by the middleware, or another dependency), or a token found
+        in the cache. None: `_resolve` decides."""
+        if "user" not in scope:  # no middleware ran: the dependency form alone, the usual case
+            principal = self.cached_principal(scope["headers"])
+            if principal is not None:
+                scope["user"] = principal  # this auth authenticates the request (see `_keep`)
+            return principal
+        reused = self._reuse(scope)
+        if reused is not None:
+            return reused
         principal = self.cached_principal(scope["headers"])
         if principal is not None:
             self._keep(scope, principal)
@@ -303,19 +313,9 @@ class _PrincipalDependency(_DependencyScheme):
     """`auth.principal`: the caller, or a 401/403/503 refusal."""
 
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal:
-        # Every request of the dependency form runs this: no helper layers beyond the verify.
+        # Every request of the dependency form runs this: one synchronous look-up, then a verification if need be.
         dependencies = self._dependencies
-        scope = connection.scope
-        if "user" in scope:  # a middleware ran: its principal may be ours already
-            found = (
-                dependencies._reuse(scope) or dependencies._from_cache(scope) or await dependencies._resolve(connection)
-            )
-        else:  # the dependency form alone (the usual case), with a token seen before
-            cached = dependencies.cached_principal(scope["headers"])
-            if cached is None:
-                found = await dependencies._resolve(connection)
-            else:
-                found = scope["user"] = cached
+        found = dependencies._known(connection.scope) or await dependencies._resolve(connection)
         if security_scopes.scopes:
             dependencies._check_scopes(found, security_scopes.scopes, connection.scope)
         return found
@@ -329,7 +329,7 @@ class _OptionalPrincipalDependency(_DependencyScheme):
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Principal | None:
         dependencies = self._dependencies
         scope = connection.scope
-        found = dependencies._reuse(scope) or dependencies._from_cache(scope)
+        found = dependencies._known(scope)
         if found is None:
             found = await dependencies._resolve(connection, optional=True)
             if found is None:
