@@ -111,18 +111,14 @@ class KeySetCache:
             return None
         return self._keys.get(kid)
 
-    def is_current(self, key: VerificationKey, now: float | None = None) -> bool:
-        """Whether `key` is still the realm's key for its kid (it may have been rotated out).
+    def is_current(self, key: VerificationKey, now: float) -> bool:
+        """Whether `key` is still the realm's key for its kid (it may have been rotated out) at `now`.
 
-        Asked on every cached request, so the young key set (the usual case) is answered
-        directly; an old one goes through `lookup` (refresh, staleness). `now`: the caller's clock reading.
+        A young set is answered from `current`; an old one goes through `lookup` (refresh, staleness).
         """
-        if now is None:
-            now = self._clock()
-        keys = self._keys
-        if keys is None or now - self._fetched_at > self._young:
-            return self.lookup(key.kid) is key
-        return keys.keys.get(key.kid) is key
+        if now <= self.fresh_until:
+            return self.current.get(key.kid) is key
+        return self.lookup(key.kid) is key
 
     async def resolve_unknown(self, kid: str) -> VerificationKey | None:
         """Look `kid` up again after a refetch, if the cooldown allows one; None if still unknown.

@@ -120,6 +120,8 @@ class TokenVerifier:
             return None
         now = self._clock()
         keys = self._keys
+        # While the set is young no key check is needed at all: entries of a key that left or
+        # changed were dropped when the new set arrived (`_drop_untrusted`).
         if now > hit.good_until or (now > keys.fresh_until and not keys.is_current(hit.key, now)):
             return None
         if self.revocations.active:
@@ -151,7 +153,7 @@ class TokenVerifier:
             slot = token[-_KEY_CHARS:].encode("ascii", "replace")  # not ASCII: no hit, refused below
             hit = self._cache.get(slot)
             if hit is not None and token.isascii() and hit.header == _SCHEME + token.encode("ascii"):
-                if now <= hit.good_until and (now <= self._keys.fresh_until or self._keys.is_current(hit.key, now)):
+                if now <= hit.good_until and self._keys.is_current(hit.key, now):
                     # Ended sessions are refused from the cache too: at most two dict look-ups, no I/O.
                     if self.revocations.active:
                         self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
