@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fastapi import Depends, FastAPI
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from fastapi_kc import KeycloakAuth, KeycloakMiddleware, Principal
 from fastapi_kc.metrics import CountingMetrics, OpenTelemetryMetrics, PrometheusMetrics
 from tests.support.clock import Clock
 
@@ -88,3 +90,20 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+def build_app(auth: KeycloakAuth, *, middleware: bool = False, lifespan: bool = True) -> FastAPI:
+    """An app with `/me` (`auth.principal`) and `/admin` (realm role `admin`), started by its lifespan or middleware."""
+    app = FastAPI(lifespan=auth.lifespan if lifespan else None)
+
+    @app.get("/me")
+    async def me(principal: Principal = Depends(auth.principal)) -> dict[str, str]:
+        return {"subject": principal.subject}
+
+    @app.get("/admin")
+    async def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> dict[str, str]:
+        return {"subject": principal.subject}
+
+    if middleware:
+        app.add_middleware(KeycloakMiddleware, auth=auth)
+    return app

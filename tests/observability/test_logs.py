@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -23,10 +23,10 @@ from fastapi_kc import (
     KeycloakAuth,
     KeycloakMiddleware,
     KeycloakSettings,
-    Principal,
     ServiceTokenClient,
     TokenRequestError,
 )
+from tests.observability.conftest import build_app
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
 
@@ -71,21 +71,12 @@ def auth(fake_keycloak: FakeKeycloak, settings_values: dict[str, Any]) -> Keyclo
 
 @pytest.fixture
 def client(auth: KeycloakAuth) -> Iterator[TestClient]:
-    app = FastAPI()
-
-    @app.get("/me")
-    async def me(principal: Principal = Depends(auth.principal)) -> dict[str, str]:
-        return {"subject": principal.subject}
-
-    @app.get("/admin")
-    async def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> dict[str, str]:
-        return {"subject": principal.subject}
+    app = build_app(auth, middleware=True, lifespan=False)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
 
-    app.add_middleware(KeycloakMiddleware, auth=auth)
     with TestClient(app) as client:
         yield client
 

@@ -11,18 +11,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from fastapi_kc import (
     KeycloakAuth,
     KeycloakMiddleware,
     KeycloakSettings,
-    Principal,
     ServiceTokenClient,
     TokenRequestError,
 )
-from tests.observability.conftest import Backend
+from tests.observability.conftest import Backend, build_app
 from tests.support.clock import Clock
 from tests.support.fake_keycloak import FakeKeycloak
 from tests.support.tokens import SigningKey, mint, user_claims
@@ -33,22 +32,6 @@ PARTNER_ISSUER = "https://partner-auth.example.test/realms/demo"
 
 def bearer(token: str) -> Headers:
     return [("Authorization", f"Bearer {token}")]
-
-
-def build_app(auth: KeycloakAuth, *, middleware: bool = False, lifespan: bool = True) -> FastAPI:
-    app = FastAPI(lifespan=auth.lifespan if lifespan else None)
-
-    @app.get("/me")
-    async def me(principal: Principal = Depends(auth.principal)) -> dict[str, str]:
-        return {"subject": principal.subject}
-
-    @app.get("/admin")
-    async def admin(principal: Principal = Depends(auth.require_roles("admin"))) -> dict[str, str]:
-        return {"subject": principal.subject}
-
-    if middleware:
-        app.add_middleware(KeycloakMiddleware, auth=auth)
-    return app
 
 
 @pytest.fixture
