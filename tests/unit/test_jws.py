@@ -58,6 +58,19 @@ def test_only_utf8_json_objects_are_decoded(data: bytes) -> None:
         decode_json_object(data, "payload")
 
 
+@pytest.mark.parametrize(
+    "data", [b'{"a": 1}', b' {"a": 1}', b'{"a": 1}\n', b'\t{"a": [1, {"b": null}], "c": "\\u00e9"}\r\n']
+)
+def test_a_json_object_decodes_with_or_without_whitespace_around_it(data: bytes) -> None:
+    assert decode_json_object(data, "payload") == json.loads(data)
+
+
+@pytest.mark.parametrize("data", [b'{"a": 1} x', b'{"a": 1}{}', b'{"a": 1}]', b'{"a": 1', b"", b" ", b'{"a": 1} 2'])
+def test_anything_after_the_object_or_a_truncated_object_is_refused(data: bytes) -> None:
+    with pytest.raises(InvalidTokenError, match="not valid JSON"):
+        decode_json_object(data, "payload")
+
+
 def test_absurd_numbers_decode_without_crashing() -> None:
     assert decode_json_object(b'{"exp": 1e400}', "payload") == {"exp": float("inf")}
 
