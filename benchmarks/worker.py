@@ -144,7 +144,7 @@ async def _verify_stages(args: argparse.Namespace) -> dict[str, Any]:
     v = auth._verifier  # the same objects as the verifier uses
     key = next(iter(v._keys.current.values()))
     algorithms, issuer, audiences, leeway = v._algorithms, v._issuer, v._audiences, v._leeway
-    principal_class, binding = v._principal_class, v.binding
+    new_principal, binding = v._new_principal, v.binding
     floor = verifiers.floor_verifiers()[0].verify
     assert floor is not None
 
@@ -165,7 +165,7 @@ async def _verify_stages(args: argparse.Namespace) -> dict[str, Any]:
         return found
 
     def principal(token: str) -> Any:
-        return principal_class.from_claims(claims(token), verified_by=binding)
+        return new_principal(claims(token), binding)
 
     steps: dict[str, Callable[[str], Any]] = {
         "floor": floor, "parse": parse, "signature": signature, "payload": payload, "claims": claims,

@@ -23,7 +23,7 @@ from fastapi_kc._jwks import KeySetCache
 from fastapi_kc._jws import b64url_decode, decode_json_object, parse_compact, verified_payload, verify_signature
 from fastapi_kc._keys import KeySet, VerificationKey
 from fastapi_kc._metrics import NO_METRICS, MetricsSink
-from fastapi_kc._principal import Principal
+from fastapi_kc._principal import Principal, principal_builder
 from fastapi_kc._revocations import RevocationList
 from fastapi_kc._settings import KeycloakSettings
 from fastapi_kc._text import printable
@@ -66,7 +66,7 @@ class TokenVerifier:
         metrics: MetricsSink = NO_METRICS,
     ) -> None:
         self._keys = keys
-        self._principal_class = principal_class
+        self._new_principal = principal_builder(principal_class)
         self.revocations = revocations if revocations is not None else RevocationList(clock)
         self._clock = clock
         self._settings = settings
@@ -176,7 +176,7 @@ class TokenVerifier:
             expires = check_access_token(
                 claims, issuer=self._issuer, audiences=self._audiences, now=now, leeway=self._leeway
             )
-            principal = self._principal_class.from_claims(claims, verified_by=self.binding)
+            principal = self._new_principal(claims, self.binding)
             remember = self._seen_once(slot)
             if remember or self.revocations.active:
                 sid, iat = claims.get("sid"), claims.get("iat")
@@ -231,7 +231,7 @@ class TokenVerifier:
                 sid if isinstance(sid, str) else None, claims["sub"],
                 float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
             )  # fmt: skip
-            principal = self._principal_class.from_claims(claims, verified_by=self.binding)
+            principal = self._new_principal(claims, self.binding)
             if self._verified is not None:
                 self._verified(perf_counter() - started, True)  # Keycloak's answer (often cached) included
             return principal

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from fastapi_kc import Principal
+from fastapi_kc._principal import principal_builder
 from tests.support.tokens import AUDIENCE, service_claims, user_claims
 
 
@@ -114,3 +115,18 @@ def test_grants_name_realm_roles_client_roles_and_scopes_explicitly() -> None:
 def test_repr_shows_who_but_no_claims() -> None:
     text = repr(principal(user_claims()))
     assert "mario" in text and "realm_access" not in text and "email" not in text
+
+
+def test_the_verifiers_builder_gives_what_from_claims_gives_bound_to_the_verifier() -> None:
+    claims = user_claims()
+    built = principal_builder(Principal)(claims, "binding")
+    assert type(built) is Principal and built == Principal.from_claims(claims)
+    assert built.to_dict() == Principal.from_claims(claims).to_dict()
+    assert built._verified_by == "binding" and built.subject == claims["sub"]
+    with pytest.raises(AttributeError):
+        built.subject = "someone-else"  # type: ignore[misc]
+
+
+def test_the_verifiers_builder_refuses_claims_without_a_string_subject() -> None:
+    with pytest.raises(TypeError, match="sub"):
+        principal_builder(Principal)({"sub": 7}, None)

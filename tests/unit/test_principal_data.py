@@ -215,6 +215,35 @@ def test_principal_class_makes_every_verified_token_the_users_own_type(
         first.tenant = "south"  # type: ignore[misc]
 
 
+@pytest.mark.parametrize("constructor", ["__init__", "from_claims"])
+def test_a_principal_class_with_its_own_constructor_is_built_through_it(
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], signing_key: SigningKey, constructor: str
+) -> None:
+    built: list[str] = []
+
+    def init(self: Principal, claims: Any, *, verified_by: Any = None) -> None:
+        Principal.__init__(self, claims, verified_by=verified_by)
+        built.append(self.subject)
+
+    def from_claims(cls: type[Principal], claims: Any, *, verified_by: Any = None) -> Principal:
+        built.append(claims["sub"])
+        return cls(claims, verified_by=verified_by)
+
+    members = {"__init__": init} if constructor == "__init__" else {"from_claims": classmethod(from_claims)}
+    audited = type("AuditedUser", (Principal,), {"__slots__": (), **members})
+    custom = KeycloakAuth(
+        KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), principal_class=audited
+    )
+
+    async def scenario() -> Principal:
+        async with custom:
+            return await custom.verify(mint(user_claims(), signing_key))
+
+    principal = asyncio.run(scenario())
+    assert type(principal) is audited
+    assert built == [principal.subject]
+
+
 def test_a_users_principal_class_serialises_its_own_fields_with_their_types(
     fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], signing_key: SigningKey
 ) -> None:
