@@ -85,8 +85,8 @@ class TokenVerifier:
         self._sightings = bytearray(_SIGHTINGS_MASK + 1)  # tokens verified once, not (yet) cached
         self._warned_at: dict[str, float] = {}
         # Bound once: the request path calls them without looking anything up. Without metrics,
-        # a verification is not even timed.
-        self._cache_hit = metrics.token_cache_hit
+        # nothing is called at all: a cache hit is not counted, a verification not even timed.
+        self._cache_hit = None if metrics is NO_METRICS else metrics.token_cache_hit
         self._verified = None if metrics is NO_METRICS else metrics.token_verified
         # A cached entry needs no key check while the key set is young (`fresh_until`): an entry
         # whose key leaves the set is dropped in the same step the new set arrives.
@@ -107,9 +107,9 @@ class TokenVerifier:
         """
         found = None
         for name, value in headers:
-            # ASGI servers send names in lower case; other spellings are read too, so that a
-            # second Authorization header never goes unnoticed.
-            if len(name) == 13 and name.lower() == AUTHORIZATION:
+            # ASGI servers send names in lower case (compared first: no lower-cased copy); other
+            # spellings are read too, so that a second Authorization header never goes unnoticed.
+            if len(name) == 13 and (name == AUTHORIZATION or name.lower() == AUTHORIZATION):
                 if found is not None:
                     return None
                 found = value
@@ -129,7 +129,8 @@ class TokenVerifier:
                 self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
             except AuthError:
                 return None
-        self._cache_hit()
+        if self._cache_hit is not None:
+            self._cache_hit()
         return hit.principal
 
     async def verify(self, token: str) -> Principal:
@@ -157,7 +158,8 @@ class TokenVerifier:
                     # Ended sessions are refused from the cache too: at most two dict look-ups, no I/O.
                     if self.revocations.active:
                         self.revocations.check(hit.session_id, hit.subject, hit.issued_at)
-                    self._cache_hit()
+                    if self._cache_hit is not None:
+                        self._cache_hit()
                     return hit.principal
                 del self._cache[slot]
 
