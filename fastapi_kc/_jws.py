@@ -39,22 +39,25 @@ class CompactToken(NamedTuple):
     alg: str
     kid: str
     signing_input: bytes
-    payload_segment: str
+    payload_segment: bytes  # base64url, as in the token
     signature: bytes
 
 
-def b64url_decode(segment: str) -> bytes:
+def b64url_decode(segment: str | bytes) -> bytes:
     """Strict base64url (RFC 7515 §2): no padding, no whitespace, no unused bits set.
 
     A lenient decoder lets one token have many spellings; strictness keeps one token one string.
     One pass in C: the URL alphabet is mapped onto the standard one (with `+`, `/` and `=`
     mapped to an invalid byte) and decoded in strict mode; then the last character's unused
-    bits are checked.
+    bits are checked. Bytes are taken as they are (any byte outside the alphabet is refused).
     """
-    try:
-        data = segment.encode("ascii")
-    except UnicodeEncodeError:
-        raise InvalidTokenError("token is not base64url-encoded", reason="malformed") from None
+    if isinstance(segment, bytes):
+        data = segment
+    else:
+        try:
+            data = segment.encode("ascii")
+        except UnicodeEncodeError:
+            raise InvalidTokenError("token is not base64url-encoded", reason="malformed") from None
     missing = -len(data) % 4
     try:
         if missing == 3:
@@ -149,12 +152,13 @@ def parse_compact(token: str, *, allowed_algorithms: frozenset[str]) -> CompactT
     header = _parse_header(token[:header_end])
     if header.alg not in allowed_algorithms:
         raise InvalidTokenError("token algorithm is not allowed", reason="algorithm")
+    raw = token.encode("ascii")  # once: the signing input, payload and signature are its slices
     return CompactToken(
         header.alg,
         header.kid,
-        token[: signature_start - 1].encode("ascii"),
-        token[header_end + 1 : signature_start - 1],
-        b64url_decode(token[signature_start:]),
+        raw[: signature_start - 1],
+        raw[header_end + 1 : signature_start - 1],
+        b64url_decode(raw[signature_start:]),
     )
 
 

@@ -41,6 +41,17 @@ def test_json_serialization_is_refused(signing_key: SigningKey) -> None:
 def test_base64url_with_padding_whitespace_or_other_alphabets_is_refused(segment: str) -> None:
     with pytest.raises(InvalidTokenError):
         b64url_decode(segment)
+    with pytest.raises(InvalidTokenError):
+        b64url_decode(segment.encode("utf-8"))  # the same segment as bytes (a token's own slices)
+
+
+def test_a_segment_decodes_the_same_as_text_or_as_bytes(signing_key: SigningKey) -> None:
+    for segment in mint(user_claims(), signing_key).split("."):
+        assert (
+            b64url_decode(segment.encode("ascii"))
+            == b64url_decode(segment)
+            == base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        )
 
 
 def test_non_canonical_base64url_is_refused() -> None:
