@@ -9,103 +9,27 @@ nothing rather than something wrong: a string is not a list of roles.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from datetime import UTC, datetime
-from types import MappingProxyType
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeVar
 
 from fastapi_kc import _principal_data
+from fastapi_kc._claim_values import (
+    NO_ROLES,
+    client_grant,
+    is_service_account_token,
+    parse_bool,
+    read_audience,
+    read_client_roles,
+    read_roles,
+    read_str,
+    read_time,
+)
 
 if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
 
 from fastapi_kc._frozen import freeze
-
-_TRUE_STRINGS: Final = frozenset({"true"})
-_NO_ROLES: Final[frozenset[str]] = frozenset()
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _roles(access: Any) -> frozenset[str]:
-    """`{"roles": [...]}` as Keycloak writes it (frozen: a tuple); anything else gives no roles."""
-    if not isinstance(access, Mapping):
-        return _NO_ROLES
-    roles = access.get("roles")
-    if not isinstance(roles, tuple | list):
-        return _NO_ROLES
-    return frozenset(role for role in roles if isinstance(role, str))
-
-
-def _client_roles(resource_access: Any) -> Mapping[str, frozenset[str]]:
-    if not isinstance(resource_access, Mapping):
-        return MappingProxyType({})
-    return MappingProxyType({client: roles for client, access in resource_access.items() if (roles := _roles(access))})
-
-
-def _audience(aud: Any) -> frozenset[str]:
-    if isinstance(aud, str):
-        return frozenset((aud,))
-    if isinstance(aud, tuple | list):
-        return frozenset(item for item in aud if isinstance(item, str))
-    return frozenset()
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def parse_bool(value: Any) -> bool:
-    """`true`, `"true"` (any case) and `["true"]` are true; everything else is false.
-
-    A user attribute mapped into a token arrives in any of these shapes depending on the
-    mapper's JSON type and the Keycloak version (field notes §4).
-    """
-    if isinstance(value, tuple | list):
-        return len(value) == 1 and parse_bool(value[0])
-    if isinstance(value, bool):
-        return value
-    return isinstance(value, str) and value.strip().lower() in _TRUE_STRINGS
-
-
-def is_service_account_token(claims: Mapping[str, Any]) -> bool:
-    """A client-credentials token, recognised explicitly.
-
-    Keycloak gives such tokens a `client_id` claim (`clientId` before 26), the username
-    `service-account-<client>`, and no user session (`sid`/`session_state`). All three must hold:
-    a user without an email, or one who logged in through a confidential client, has a session.
-    And the token must have been issued to that very client (`azp` equal to `client_id`): claims
-    are written by mappers, so another client could be given mappers that write `client_id` and
-    the username, but `azp` is set by Keycloak to the client that asked for the token.
-    """
-    client_id = _str(claims.get("client_id")) or _str(claims.get("clientId"))
-    if not client_id or "sid" in claims or "session_state" in claims:
-        return False
-    if claims.get("azp") != client_id:
-        return False
-    username = _str(claims.get("preferred_username")) or ""
-    return username.lower() == f"service-account-{client_id}".lower()
-
-
-def client_grant(client: str, role: str) -> str:
-    """`client:<client>:<role>`, the grant string for Starlette's `@requires`, written so it cannot collide.
-
-    Client ids and role names may both contain `:`, so `client:urn:shop:api:admin` could be role
-    `api:admin` of client `urn:shop` or role `admin` of client `urn:shop:api`. The client id is
-    therefore percent-encoded (`%` -> `%25`, `:` -> `%3A`): the first `:` after `client:` always
-    ends the client id, and the rest is the role, colons included. Ids without `:` or `%` (the
-    usual `api`, `shop-api`) read as before: `client:api:orders:read`.
-    """
-    if ":" in client or "%" in client:
-        client = client.replace("%", "%25").replace(":", "%3A")
-    return f"client:{client}:{role}"
 
 
 class Principal:
@@ -236,21 +160,21 @@ class Principal:
     @property
     def username(self) -> str | None:
         """`preferred_username`."""
-        return _str(self._claim("preferred_username"))
+        return read_str(self._claim("preferred_username"))
 
     @property
     def email(self) -> str | None:
-        return _str(self._claim("email"))
+        return read_str(self._claim("email"))
 
     @property
     def authorized_party(self) -> str | None:
         """`azp`: the client the token was issued to."""
-        return _str(self._claim("azp"))
+        return read_str(self._claim("azp"))
 
     @property
     def client_id(self) -> str | None:
         """The `client_id` claim (`clientId` before Keycloak 26) of a client-credentials token."""
-        return _str(self._claim("client_id")) or _str(self._claim("clientId"))
+        return read_str(self._claim("client_id")) or read_str(self._claim("clientId"))
 
     @property
     def is_service_account(self) -> bool:
@@ -261,24 +185,24 @@ class Principal:
     @property
     def session_id(self) -> str | None:
         """`sid` (or the older `session_state`); service accounts have none."""
-        return _str(self._claim("sid")) or _str(self._claim("session_state"))
+        return read_str(self._claim("sid")) or read_str(self._claim("session_state"))
 
     @property
     def acr(self) -> str | None:
-        return _str(self._claim("acr"))
+        return read_str(self._claim("acr"))
 
     # --- authorisation -------------------------------------------------------------------------
 
     @property
     def realm_roles(self) -> frozenset[str]:
-        result: frozenset[str] = self._memo("realm_roles", lambda: _roles(self._claim("realm_access")))
+        result: frozenset[str] = self._memo("realm_roles", lambda: read_roles(self._claim("realm_access")))
         return result
 
     @property
     def client_roles(self) -> Mapping[str, frozenset[str]]:
         """Roles per client (`resource_access`), never mixed with realm roles."""
         result: Mapping[str, frozenset[str]] = self._memo(
-            "client_roles", lambda: _client_roles(self._claim("resource_access"))
+            "client_roles", lambda: read_client_roles(self._claim("resource_access"))
         )
         return result
 
@@ -293,7 +217,7 @@ class Principal:
 
     @property
     def audience(self) -> frozenset[str]:
-        result: frozenset[str] = self._memo("audience", lambda: _audience(self._claim("aud")))
+        result: frozenset[str] = self._memo("audience", lambda: read_audience(self._claim("aud")))
         return result
 
     @property
@@ -305,21 +229,21 @@ class Principal:
 
     @property
     def issued_at(self) -> datetime | None:
-        return _timestamp(self._claim("iat"))
+        return read_time(self._claim("iat"))
 
     @property
     def expires_at(self) -> datetime | None:
-        return _timestamp(self._claim("exp"))
+        return read_time(self._claim("exp"))
 
     @property
     def auth_time(self) -> datetime | None:
-        return _timestamp(self._claim("auth_time"))
+        return read_time(self._claim("auth_time"))
 
     def has_role(self, role: str, client: str | None = None) -> bool:
         """A realm role, or with `client` a role of that client; the two are never mixed."""
         if client is None:
             return role in self.realm_roles
-        return role in self.client_roles.get(client, _NO_ROLES)
+        return role in self.client_roles.get(client, NO_ROLES)
 
     def claim_bool(self, name: str) -> bool:
         """Claim `name` read as a boolean whatever shape Keycloak gave it; missing is false."""

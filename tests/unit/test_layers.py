@@ -14,6 +14,7 @@ PURE += ["_metrics", "_logs"]  # the metrics sink and the refusal log lines: no 
 PURE += ["_client_auth", "_step_up"]  # _client_auth signs client assertions (joserfc), sends nothing
 PURE += ["_diagnosis", "_diagnose_network", "_diagnose_keycloak", "_diagnose_tokens", "_diagnose_clients"]
 PURE += ["_diagnose_state"]  # with _diagnostics, which gathers them: the wording of problems and fixes
+PURE += ["_claim_values"]  # how claims read as the Principal's fields
 PURE += ["_bounded"]  # the size limit the introspection and token-exchange caches share
 IO = ["_http", "_jwks", "_verifier", "_service_token", "_doctor", "_token_endpoint", "_token_exchange"]
 IO += ["_introspection"]
