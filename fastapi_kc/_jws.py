@@ -50,13 +50,13 @@ def b64url_decode(segment: str | bytes) -> bytes:
     mapped to an invalid byte) and decoded in strict mode; then the last character's unused
     bits are checked. Bytes are taken as they are (any byte outside the alphabet is refused).
     """
-    if isinstance(segment, bytes):
-        data = segment
-    else:
+    if isinstance(segment, str):
         try:
             data = segment.encode("ascii")
         except UnicodeEncodeError:
             raise InvalidTokenError("token is not base64url-encoded", reason="malformed") from None
+    else:
+        data = segment
     missing = -len(data) % 4
     try:
         if missing == 3:
@@ -75,9 +75,9 @@ def decode_json_object(data: bytes, what: str) -> dict[str, Any]:
     pydantic-core's parser (jiter, in Rust; installed with pydantic) reads it first: on a
     token's payload it takes about two thirds of the standard library's time, on every new
     token. It accepts nothing the standard library refuses and reads every value the same way
-    (`tests/unit/test_jws.py` holds the two to that); what it refuses goes to the standard
-    library, whose verdict counts, so the JSON it is stricter about (lone surrogate escapes,
-    nesting deeper than its limit) is still read as before.
+    (`tests/unit/test_json_decoding.py` holds the two to that); what it refuses goes to the
+    standard library, whose verdict counts, so the JSON it is stricter about (lone surrogate
+    escapes, nesting deeper than its limit) is still read by the standard library as before.
     """
     try:
         value = from_json(data, allow_inf_nan=False, cache_strings="keys")

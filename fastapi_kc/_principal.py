@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from fastapi_kc import _principal_data
 from fastapi_kc._claim_values import (
@@ -291,25 +291,35 @@ class Principal:
         return f"Principal({kind} {self.display_name!r}, subject={self.subject!r})"
 
 
-PrincipalT = TypeVar("PrincipalT", bound=Principal)
-_CONSTRUCTORS: Final = ("__new__", "__init__", "from_claims")
+_PrincipalT = TypeVar("_PrincipalT", bound=Principal)
 
 
-def principal_builder(cls: type[PrincipalT]) -> Callable[[Mapping[str, Any], Hashable], PrincipalT]:
+def _constructed_as_principal(cls: type[Principal]) -> bool:
+    """Whether building `cls` runs nothing but `Principal`'s own constructors: no `__new__`,
+    `__init__` or `from_claims` of its own or of any base (a mixin before or after `Principal`),
+    and no metaclass `__call__`. What resolves is compared, not what each class defines."""
+    return (
+        cls.__new__ is object.__new__
+        and cls.__init__ is Principal.__init__
+        and getattr(cls.from_claims, "__func__", None) is getattr(Principal.from_claims, "__func__", None)
+        and type(cls).__call__ is type.__call__
+    )
+
+
+def principal_builder(cls: type[_PrincipalT]) -> Callable[[Mapping[str, Any], Hashable], _PrincipalT]:
     """How a verifier builds principals of `cls` from claims that passed every rule, bound to it.
 
     `from_claims` goes through `type.__call__` and `__init__` with a keyword, about twice what
     filling the four slots costs; a verifier builds one principal for every new token. So for
     `Principal` and every subclass that keeps its constructors (the usual subclass only adds
-    properties), the slots are filled directly; a subclass with its own `__new__`, `__init__`
-    or `from_claims` is built through them.
+    properties), the slots are filled directly; any other class is built through `from_claims`.
+    The choice is made once, when the verifier is built.
     """
-    own = cls.__mro__[: cls.__mro__.index(Principal)]
-    if any(name in vars(klass) for klass in own for name in _CONSTRUCTORS):
+    if not _constructed_as_principal(cls):
         return lambda claims, verified_by: cls.from_claims(claims, verified_by=verified_by)
     new = object.__new__
 
-    def build(claims: Mapping[str, Any], verified_by: Hashable) -> PrincipalT:
+    def build(claims: Mapping[str, Any], verified_by: Hashable) -> _PrincipalT:
         sub = claims.get("sub")
         if not isinstance(sub, str):
             raise TypeError("a Principal needs a string `sub` claim")

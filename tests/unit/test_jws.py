@@ -37,7 +37,7 @@ def test_json_serialization_is_refused(signing_key: SigningKey) -> None:
         parse_compact(general, allowed_algorithms=RS256)
 
 
-@pytest.mark.parametrize("segment", ["ab=", "a b", "a+b", "a/b", "ab\n", "é"])
+@pytest.mark.parametrize("segment", ["ab=", "a b", "a+b", "a/b", "ab\n", "é", "QQ==", "QQ=", "QUFB    ", "QU FB"])
 def test_base64url_with_padding_whitespace_or_other_alphabets_is_refused(segment: str) -> None:
     with pytest.raises(InvalidTokenError):
         b64url_decode(segment)

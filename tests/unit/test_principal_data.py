@@ -215,22 +215,51 @@ def test_principal_class_makes_every_verified_token_the_users_own_type(
         first.tenant = "south"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("constructor", ["__init__", "from_claims"])
-def test_a_principal_class_with_its_own_constructor_is_built_through_it(
-    fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], signing_key: SigningKey, constructor: str
-) -> None:
-    built: list[str] = []
+def audited_class(constructor: str, built: list[str]) -> type[Principal]:
+    """A Principal class whose construction runs code of its own (noting the subject in `built`),
+    in one of the places Python looks for it."""
 
     def init(self: Principal, claims: Any, *, verified_by: Any = None) -> None:
         Principal.__init__(self, claims, verified_by=verified_by)
         built.append(self.subject)
 
+    def new(cls: type[Principal], claims: Any, **_: Any) -> Principal:
+        built.append(claims["sub"])
+        return object.__new__(cls)
+
     def from_claims(cls: type[Principal], claims: Any, *, verified_by: Any = None) -> Principal:
         built.append(claims["sub"])
         return cls(claims, verified_by=verified_by)
 
-    members = {"__init__": init} if constructor == "__init__" else {"from_claims": classmethod(from_claims)}
-    audited = type("AuditedUser", (Principal,), {"__slots__": (), **members})
+    def call(cls: type[Principal], claims: Any, **kwargs: Any) -> Principal:
+        built.append(claims["sub"])
+        return type.__call__(cls, claims, **kwargs)
+
+    slots: dict[str, Any] = {"__slots__": ()}
+    if constructor == "__init__":
+        return type("AuditedUser", (Principal,), {**slots, "__init__": init})
+    if constructor == "__new__":
+        return type("AuditedUser", (Principal,), {**slots, "__new__": new})
+    if constructor == "from_claims":
+        return type("AuditedUser", (Principal,), {**slots, "from_claims": classmethod(from_claims)})
+    if constructor == "mixin __init__ before Principal":
+        return type("AuditedUser", (type("Mixin", (), {**slots, "__init__": init}), Principal), slots)
+    if constructor == "mixin __new__ after Principal":
+        return type("AuditedUser", (Principal, type("Mixin", (), {**slots, "__new__": new})), slots)
+    assert constructor == "metaclass __call__"
+    return type("AuditedMeta", (type,), {"__call__": call})("AuditedUser", (Principal,), slots)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "constructor",
+    ["__init__", "__new__", "from_claims", "mixin __init__ before Principal", "mixin __new__ after Principal",
+     "metaclass __call__"],
+)  # fmt: skip
+def test_a_principal_class_with_its_own_constructor_is_built_through_it(
+    fake_keycloak: FakeKeycloak, settings_values: dict[str, Any], signing_key: SigningKey, constructor: str
+) -> None:
+    built: list[str] = []
+    audited = audited_class(constructor, built)
     custom = KeycloakAuth(
         KeycloakSettings(**settings_values), http_client=fake_keycloak.client(), principal_class=audited
     )
