@@ -71,16 +71,7 @@ class Principal:
 
     def __init__(self, claims: Mapping[str, Any], *, verified_by: Hashable | None = None) -> None:
         """Take over `claims` (not copied: the caller must not change them afterwards)."""
-        sub = claims.get("sub")
-        if not isinstance(sub, str):
-            raise TypeError("a Principal needs a string `sub` claim")
-        # Through the slots' own setters (`__setattr__` refuses): one is built for every new token.
-        _set_subject(self, sub)
-        # Private: every field below is built from it into immutable values (frozensets,
-        # tuples of strings); only `claims` exposes the claims, and only deeply frozen.
-        _set_claims(self, claims)
-        _set_cache(self, {})
-        _set_verified_by(self, verified_by)
+        _fill(self, claims, verified_by)
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any], *, verified_by: Hashable | None = None) -> Self:
@@ -320,17 +311,25 @@ def principal_builder(cls: type[_PrincipalT]) -> Callable[[Mapping[str, Any], Ha
     new = object.__new__
 
     def build(claims: Mapping[str, Any], verified_by: Hashable) -> _PrincipalT:
-        sub = claims.get("sub")
-        if not isinstance(sub, str):
-            raise TypeError("a Principal needs a string `sub` claim")
         principal = new(cls)
-        _set_subject(principal, sub)
-        _set_claims(principal, claims)
-        _set_cache(principal, {})
-        _set_verified_by(principal, verified_by)
+        _fill(principal, claims, verified_by)
         return principal
 
     return build
+
+
+def _fill(principal: Principal, claims: Mapping[str, Any], verified_by: Hashable | None) -> None:
+    """Set a new principal's slots: what `__init__` does, and `principal_builder`'s builders."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str):
+        raise TypeError("a Principal needs a string `sub` claim")
+    # Through the slots' own setters (`__setattr__` refuses): one is built for every new token.
+    _set_subject(principal, sub)
+    # Private: every field is built from it into immutable values (frozensets, tuples of
+    # strings); only `claims` exposes the claims, and only deeply frozen.
+    _set_claims(principal, claims)
+    _set_cache(principal, {})
+    _set_verified_by(principal, verified_by)
 
 
 def _slot_setter(name: str) -> Callable[[Principal, Any], None]:
