@@ -53,10 +53,29 @@ def floor_verifiers() -> list[Verifier]:
         signing_input, _, signature = token.rpartition(".")
         presplit[token] = (_b64(signature), signing_input.encode("ascii"))
 
+    # The floor again, with the primitives fastapi_kc decodes with (pydantic-core's base64 and
+    # JSON, in Rust) instead of the standard library's: how much of ours' margin is theirs.
+    from pydantic_core import SchemaValidator, core_schema, from_json
+
+    rust_b64 = SchemaValidator(
+        core_schema.bytes_schema(), config=core_schema.CoreConfig(val_json_bytes="base64")
+    ).validate_json
+
+    def floor_pydantic_core(token: str) -> Any:
+        signing_input, _, signature = token.rpartition(".")
+        pub.verify(rust_b64(f'"{signature}"'), signing_input.encode("ascii"), pkcs1, sha256)
+        return from_json(rust_b64(f'"{signing_input.partition(".")[2]}"'))
+
     rsa = Verifier("rsa", "RSA operation alone", rsa_only, checks_claims=False)
     rsa.prepare = rsa_prepare  # type: ignore[attr-defined]
     return [
         Verifier("floor", "floor: cryptography RS256 + b64/JSON", floor, checks_claims=False),
+        Verifier(
+            "floor_pydantic_core",
+            "floor, decoding with pydantic-core (base64, JSON) as ours does",
+            floor_pydantic_core,
+            checks_claims=False,
+        ),
         rsa,
     ]
 
