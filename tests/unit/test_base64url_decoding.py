@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import Final
 
 import pytest
@@ -34,7 +35,7 @@ def strict_verdict(data: bytes) -> bytes | str:
     return raw
 
 
-def our_verdict(data: bytes) -> bytes | str:
+def our_verdict(data: bytes | str) -> bytes | str:
     try:
         return b64url_decode(data)
     except InvalidTokenError:
@@ -65,6 +66,37 @@ def test_a_mangled_segment_gets_the_strict_verdict(raw: bytes, edits: list[tuple
     assert our_verdict(bytes(data)) == strict_verdict(bytes(data))
 
 
+def lenient_spelling(segment: bytes, place: int, how: str) -> bytes:
+    """`segment` respelled the way a lenient decoder (or a JSON string reader) would still read it."""
+    place %= len(segment) + 1
+    if how == "pad":
+        return segment + b"=" * (-len(segment) % 4 or 2)
+    if how == "escape" and place < len(segment):  # one character as a JSON \u escape of itself
+        return segment[:place] + b"\\u%04x" % segment[place] + segment[place + 1 :]
+    if how == "slash":
+        return segment[:place] + b"\\/" + segment[place:]
+    if how == "newline":
+        return segment[:place] + b"\\n" + segment[place:]
+    # the standard alphabet for the URL one
+    standard = segment.replace(b"-", b"+").replace(b"_", b"/")
+    return standard if standard != segment else segment[:place] + b"+" + segment[place:]
+
+
+@PROPERTY
+@given(
+    st.binary(min_size=1, max_size=60),
+    st.lists(st.tuples(st.integers(0, 80), st.sampled_from(["pad", "escape", "slash", "newline", "standard"])),
+             min_size=1, max_size=2),
+)  # fmt: skip
+def test_a_lenient_spelling_of_a_segment_gets_the_strict_verdict(
+    raw: bytes, respellings: list[tuple[int, str]]
+) -> None:
+    data = base64.urlsafe_b64encode(raw).rstrip(b"=")
+    for place, how in respellings:
+        data = lenient_spelling(data, place, how)
+    assert our_verdict(data) == strict_verdict(data)
+
+
 @PROPERTY
 @given(st.text(alphabet=URL_ALPHABET + '+/=\\"u0 ', max_size=24))
 def test_any_short_segment_gets_the_strict_verdict(text: str) -> None:
@@ -92,11 +124,32 @@ def test_what_a_lenient_decoder_accepts_is_refused(segment: bytes) -> None:
         b64url_decode(segment)
 
 
+def test_pydantic_core_decodes_base64_as_the_fast_path_needs() -> None:
+    assert _jws._BASE64_IN_JSON_STRING is not None
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [
+        pytest.param(lambda data: data[1:-1], id="text-handed-back-undecoded"),
+        pytest.param(lambda data: base64.urlsafe_b64decode(data[1:-1] + b"=="), id="unused-bits-accepted"),
+    ],
+)
+def test_a_base64_reader_that_decodes_otherwise_is_not_used(reader: Callable[[bytes], bytes]) -> None:
+    # pydantic-core before 2.21 ignores `val_json_bytes` and returns the text as it is.
+    assert _jws._base64_reader(reader) is None
+
+
 def test_a_segment_is_read_by_pydantic_core_and_only_its_refusals_reach_the_strict_decoder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     read_strictly: list[bytes] = []
-    monkeypatch.setattr(_jws, "_decode_strict", lambda data: read_strictly.append(data) or b"")
+
+    def strict(data: bytes) -> bytes:
+        read_strictly.append(data)
+        return b""
+
+    monkeypatch.setattr(_jws, "_decode_strict", strict)
     segment = base64.urlsafe_b64encode(bytes(range(256))).rstrip(b"=")
     assert b64url_decode(segment) == bytes(range(256))
     b64url_decode(b"QQ==")
