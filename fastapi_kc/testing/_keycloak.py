@@ -59,7 +59,7 @@ class MockKeycloak:
         self._key = SigningKey(settings.algorithms)
         every = (settings, *(c.settings for c in token_clients))
         self._clients = ClientRegistry({settings.issuer, *(s.token_url for s in every)}, clock)
-        for client_settings in (settings, *(c.settings for c in token_clients)):
+        for client_settings in every:
             self._clients.add_settings(client_settings)
         self._token_endpoint = TokenEndpoint(self._realm, self._key, clock, self.service_token, self._clients)
         self._token_endpoint.service_accounts.update((str(c.settings.client_id), {}) for c in token_clients)
