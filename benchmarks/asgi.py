@@ -21,6 +21,9 @@ ASGIApp = Callable[..., Awaitable[None]]
 
 # Variants measured in process only: the uvicorn scenario keeps to the forms its targets name.
 IN_PROCESS_ONLY = frozenset({"floor_mw", "floor_dep", "ours_roles", "ours_deco"})
+# A second process serving the bare endpoint: under a real server, what two identical apps
+# measure against each other is the noise every other ratio carries.
+UVICORN_ONLY = frozenset({"bare_again"})
 
 # Issue 16 item 7: each feature added since, against the same request without it (scenario 3c).
 FEATURES = {
@@ -40,6 +43,7 @@ ROLE = "user"  # a realm role every benchmark token holds (common.claims)
 # name -> label; the order is the table's order
 VARIANTS = {
     "bare": "bare endpoint (no auth)",
+    "bare_again": "bare endpoint again, another process (the noise: ideally 1.00)",
     "floor_mw": "floor in a minimal ASGI middleware",
     "floor_dep": "floor: HTTPBearer dependency + dict of verified tokens",
     "noop_dep": "framework: one dependency that does nothing (FastAPI's own cost)",
@@ -302,7 +306,7 @@ def build_feature_app(
 
 def build_app(variant: str, internal_url: str, http_client: Any = None) -> FastAPI:
     """The FastAPI app of one variant; ``internal_url`` is the (fake) Keycloak's."""
-    if variant == "bare":
+    if variant in ("bare", "bare_again"):
         app = FastAPI()
         _endpoint(app)
         return app

@@ -201,7 +201,7 @@ def verify_stages(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _asgi(args: argparse.Namespace, kc_url: str) -> dict[str, Any]:
-    names = [v for v in asgi.VARIANTS if ours.available() or not v.startswith("ours")]
+    names = [v for v in asgi.VARIANTS if (ours.available() or not v.startswith("ours")) and v not in asgi.UVICORN_ONLY]
     apps = {v: asgi.build_app(v, kc_url) for v in names}
     lifespans = [asgi.Lifespan(app) for app in apps.values()]
     for ls in lifespans:
@@ -394,32 +394,41 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
         v for v in asgi.VARIANTS if (ours.available() or not v.startswith("ours")) and v not in asgi.IN_PROCESS_ONLY
     ]
     repeated = common.tokens(0, 1)[0]
-    results: dict[str, dict[str, list[dict[str, float]]]] = {m: {v: [] for v in names} for m in ("repeated", "new")}
+    # the second bare process measures the noise of the repeated-token runs; it has no tokens to be new
+    runs_of = {"repeated": names, "new": [v for v in names if v not in asgi.UVICORN_ONLY]}
+    results: dict[str, dict[str, list[dict[str, float]]]] = {m: {v: [] for v in vs} for m, vs in runs_of.items()}
     # Requests are bounded by the duration and, as a safety, by --max-requests (high enough never
     # to cut a run short: wrk divides by the full duration). New tokens come from a slice of the
     # pool per round; a server faster than slice/duration would see tokens again (reported).
     slice_size = min(common.POOL_SIZE // max(1, args.rounds), 20_000)
-    with running_server() as kc_url, loadgen.Servers(names, kc_url) as servers:
-        sanity = {v: servers.check(v, repeated) for v in names}
+    sanity: dict[str, dict[str, int]] = {}
+    with running_server() as kc_url:
         tokens_dir = common.CACHE / "uvicorn"
         tokens_dir.mkdir(exist_ok=True)
-        for v in names:  # warm-up
-            loadgen.run(servers.url(v), token=repeated, duration=1, max_requests=2000)
         for r in range(args.rounds):
-            # every server has its own cache; round r uses one fresh slice for all of them
+            # Fresh server processes every round: two processes serving the same app differ by
+            # up to 5 % for as long as they live (memory layout), a bias no number of rounds with
+            # the same processes would average out. Every server has its own token cache; round r
+            # uses one fresh slice of new tokens for all of them.
             token_file = tokens_dir / f"round{r}.txt"
             token_file.write_text("\n".join(common.iter_tokens(r * slice_size, (r + 1) * slice_size)) + "\n")
-            for v in rotated(names, r):
+            with loadgen.Servers(names, kc_url) as servers:
+                if not sanity:
+                    sanity = {v: servers.check(v, repeated) for v in names}
+                for v in names:  # warm-up
+                    loadgen.run(servers.url(v), token=repeated, duration=1, max_requests=2000)
+                # All variants of one token mode back to back: the runs a ratio pairs are close in time.
                 for mode in rotated(["repeated", "new"], r):
-                    res = loadgen.run(
-                        servers.url(v),
-                        token=repeated if mode == "repeated" else None,
-                        token_file=None if mode == "repeated" else token_file,
-                        duration=args.duration,
-                        max_requests=args.max_requests,
-                    )
-                    res["tokens_reused"] = mode == "new" and res["requests"] > slice_size
-                    results[mode][v].append(res)
+                    for v in rotated(runs_of[mode], r):
+                        res = loadgen.run(
+                            servers.url(v),
+                            token=repeated if mode == "repeated" else None,
+                            token_file=None if mode == "repeated" else token_file,
+                            duration=args.duration,
+                            max_requests=args.max_requests,
+                        )
+                        res["tokens_reused"] = mode == "new" and res["requests"] > slice_size
+                        results[mode][v].append(res)
             token_file.unlink()
         stats = server_stats(kc_url)
     return {
