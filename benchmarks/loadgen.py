@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -142,18 +143,37 @@ def run(
     token_file: Path | None = None,
     duration: float = 3.0,
     max_requests: int = 30_000,
+    connections: int = CONNECTIONS,
 ) -> dict[str, float]:
     """Load ``url/items`` for at most ``duration`` seconds and ``max_requests`` responses."""
     if tool() == "wrk":
-        return _run_wrk(url, token, token_file, duration, max_requests)
-    return asyncio.run(_run_python(url, token, token_file, duration, max_requests))
+        return _run_wrk(url, token, token_file, duration, max_requests, connections)
+    return asyncio.run(_run_python(url, token, token_file, duration, max_requests, connections))
 
 
-def _run_wrk(url: str, token: str | None, token_file: Path | None, duration: float, limit: int) -> dict[str, float]:
+def side_by_side(url: str, other_url: str, token: str, duration: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Load two servers at the same time, each with half the connections: (url's, other_url's).
+
+    Both servers share one core, so whatever slows the machine slows both at the same moment;
+    with the core shared fairly, the ratio of their throughputs is the ratio of their costs per
+    request, without the noise that separates two runs taken a few seconds apart.
+    """
+    with ThreadPoolExecutor(2) as pool:
+        runs = [
+            pool.submit(run, u, token=token, duration=duration, max_requests=10**7, connections=CONNECTIONS // 2)
+            for u in (url, other_url)
+        ]
+        first, second = (r.result() for r in runs)
+    return first, second
+
+
+def _run_wrk(
+    url: str, token: str | None, token_file: Path | None, duration: float, limit: int, connections: int
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(_LUA)
         script = f.name
-    cmd = pinned(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(duration))}s", "-s", script], LOAD_CPU)
+    cmd = pinned(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", script], LOAD_CPU)
     if token is not None:
         cmd += ["-H", f"Authorization: Bearer {token}"]
     cmd += [f"{url}/items", "--", str(limit)]
@@ -180,7 +200,7 @@ def _run_wrk(url: str, token: str | None, token_file: Path | None, duration: flo
 
 
 async def _run_python(
-    url: str, token: str | None, token_file: Path | None, duration: float, limit: int
+    url: str, token: str | None, token_file: Path | None, duration: float, limit: int, connections: int
 ) -> dict[str, float]:
     host, port = url.removeprefix("http://").split(":")
     toks = token_file.read_text().split() if token_file is not None else [token or ""]
@@ -207,7 +227,7 @@ async def _run_python(
             writer.close()
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(conn() for _ in range(CONNECTIONS)))
+    await asyncio.gather(*(conn() for _ in range(connections)))
     elapsed = time.perf_counter() - t0
     lat = sorted(state["lat"])
     return {

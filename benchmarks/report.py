@@ -379,6 +379,9 @@ class Report:
                 "the spread of each is given with its target. Access log off, log level warning, as in production.",
                 f"New tokens: a fresh slice of {d.get('new_tokens_per_round', 0):,} distinct tokens per round"
                 + _reuse_note(d["results"]["new"]),
+                "Side by side (the targets' ratios): in every round each variant is also loaded at the same "
+                "time as the bare endpoint, both servers on core 0 sharing it, two wrk (half the connections "
+                "each) on core 1; the ratio of the two throughputs is the ratio of the two costs per request.",
             ],
         )
 
@@ -389,37 +392,49 @@ class Report:
                 rps, bare = [x["rps"] for x in res[mode][v]], [x["rps"] for x in res[mode]["bare"]]
                 return per_round(rps, bare, lambda a, b: 1e6 / a - 1e6 / b)
 
-            bare = [x["rps"] for x in res["repeated"]["bare"]]
-            for variant, form, limit in (("ours_mw", "middleware", 0.9), ("ours_dep", "Depends(auth.principal)", 0.85)):
-                if variant not in res["repeated"]:
-                    continue
-                ratios = per_round([x["rps"] for x in res["repeated"][variant]], bare, lambda a, b: a / b)
-                tput = med(ratios)
-                self._target(
-                    "3b", f"uvicorn: {form}, repeated tokens, throughput x bare (median of {len(ratios)} runs; "
-                    f"{_iqr_and_range(ratios)})", f">= {limit}", f"{tput:.2f}", tput >= limit,
-                )  # fmt: skip
-            reported = (
-                ("noop_dep", "bare", "a dependency that does nothing (FastAPI's own cost), throughput x bare"),
-                ("ours_dep", "noop_dep", "Depends(auth.principal), throughput x the dependency that does nothing"),
-                ("bare_again", "bare", "the bare endpoint in a second process, throughput x bare (the noise)"),
-            )
-            for variant, base, what in reported:
-                if variant in res["repeated"] and base in res["repeated"]:
-                    ratios = per_round(
-                        [x["rps"] for x in res["repeated"][variant]],
-                        [x["rps"] for x in res["repeated"][base]],
-                        lambda a, b: a / b,
-                    )
-                    self._target(
-                        "3b", f"uvicorn: {what} (median of {len(ratios)} runs; {_iqr_and_range(ratios)})", "",
-                        f"{med(ratios):.2f}", None,
-                    )  # fmt: skip
+            self._uvicorn_targets(d)
             for mode in ("repeated", "new"):
                 ratio = med(per_round(over(mode, "fkm"), over(mode, "ours_mw"), _safe_div))
                 self._target(
                     "3b", f"uvicorn: fastapi-keycloak-middleware / ours overhead (middleware, {mode})", "",
                     f"{ratio:.1f}", None,
+                )  # fmt: skip
+
+    def _uvicorn_targets(self, d: dict[str, Any]) -> None:
+        """Issue 16's target 6, from the side-by-side pairs; the alternating runs are reported too."""
+        pairs = d.get("side_by_side", {})
+        alternating = d["results"]["repeated"]
+
+        def paired(variant: str, base: str = "bare") -> list[float]:
+            if base == "bare":
+                return [x["rps"] / x["bare_rps"] for x in pairs.get(variant, [])]
+            # against another variant: both were measured against the same bare endpoint
+            return per_round(paired(variant), paired(base), _safe_div)
+
+        def in_turn(variant: str, base: str = "bare") -> list[float]:
+            if variant not in alternating or base not in alternating:
+                return []
+            rps = [x["rps"] for x in alternating[variant]]
+            return per_round(rps, [x["rps"] for x in alternating[base]], lambda a, b: a / b)
+
+        figures = (
+            ("ours_mw", "bare", "middleware, repeated tokens, throughput x bare", 0.9),
+            ("ours_dep", "bare", "Depends(auth.principal), repeated tokens, throughput x bare", 0.85),
+            ("noop_dep", "bare", "a dependency that does nothing (FastAPI's own cost), throughput x bare", None),
+            ("ours_dep", "noop_dep", "Depends(auth.principal), throughput x the dependency that does nothing", None),
+            ("bare_again", "bare", "the bare endpoint in a second process, throughput x bare (the noise)", None),
+        )
+        for how, ratios_of in (("side by side on one core", paired), ("alternating runs", in_turn)):
+            for variant, base, what, limit in figures:
+                ratios = ratios_of(variant, base)
+                if not ratios:
+                    continue
+                # the verdicts come from the side-by-side pairs, the less noisy of the two methods
+                verdict = limit if how.startswith("side") else None
+                self._target(
+                    "3b", f"uvicorn, {how}: {what} (median of {len(ratios)}; {_iqr_and_range(ratios)})",
+                    f">= {verdict}" if verdict is not None else "", f"{med(ratios):.2f}",
+                    med(ratios) >= verdict if verdict is not None else None,
                 )  # fmt: skip
 
     def _cold_start(self) -> None:
@@ -700,9 +715,16 @@ class Report:
             "token mode run back to back, in an order that rotates every round, and each ratio is the",
             "median of the per-round ratios; its interquartile range and its range over the rounds are",
             "printed next to it. The rounds are many and short (ten of 2 s; one-second runs were",
-            "noisier still): the noise of a shared machine comes in bursts. The row 'bare endpoint",
-            "again' is a second bare server measured like the others: its ratio to the first is the",
-            "noise every other ratio carries, printed as a figure rather than asserted.",
+            "noisier still): the noise of a shared machine comes in bursts. Even so, runs taken a few",
+            "seconds apart moved by up to 10 % against each other on some evenings, more than the",
+            "margins the targets ask about. So the targets' ratios come from a second measurement in",
+            "every round: each variant loaded *side by side* with the bare endpoint, both servers",
+            "pinned to core 0 and sharing it, two wrk (16 connections each) pinned to core 1. Both",
+            "servers then live through the same moments of the machine, and with the core shared",
+            "fairly the ratio of their throughputs is the ratio of their costs per request. The row",
+            "'bare endpoint again' is a second bare server measured both ways: its ratio to the first",
+            "is the noise each method carries, printed as a figure rather than asserted (side by side",
+            "it stayed within 0.99-1.02 where alternating runs spread over 0.84-1.11).",
             "The 0.83x reported for the middleware in issue 16 came from the",
             "unpinned setup (wrk and the server sharing both cores with each other and with other work,",
             "so any extra CPU of the server also slowed the load generator) and from the per-request",

@@ -402,6 +402,8 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
     # pool per round; a server faster than slice/duration would see tokens again (reported).
     slice_size = min(common.POOL_SIZE // max(1, args.rounds), 20_000)
     sanity: dict[str, dict[str, int]] = {}
+    paired = [v for v in names if v != "bare" and v != "fkm"]
+    side_by_side: dict[str, list[dict[str, float]]] = {v: [] for v in paired}
     with running_server() as kc_url:
         tokens_dir = common.CACHE / "uvicorn"
         tokens_dir.mkdir(exist_ok=True)
@@ -429,6 +431,10 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
                         )
                         res["tokens_reused"] = mode == "new" and res["requests"] > slice_size
                         results[mode][v].append(res)
+                # The targets' ratios: each variant side by side with the bare endpoint, on one core.
+                for v in rotated(paired, r):
+                    bare_run, run = loadgen.side_by_side(servers.url("bare"), servers.url(v), repeated, args.duration)
+                    side_by_side[v].append({"rps": run["rps"], "bare_rps": bare_run["rps"]})
             token_file.unlink()
         stats = server_stats(kc_url)
     return {
@@ -440,6 +446,7 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "labels": {v: asgi.VARIANTS[v] for v in names},
         "results": results,
+        "side_by_side": side_by_side,
         "sanity": sanity,
         "keycloak_requests": stats,
     }
