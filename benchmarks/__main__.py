@@ -27,8 +27,8 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
     "verify_new": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
     "verify_repeated": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "100"]),
     "verify_stages": (["--rounds", "21", "--calls", "500"], ["--rounds", "5", "--calls", "200"]),
-    "asgi": (["--rounds", "40", "--calls", "200"], ["--rounds", "5", "--calls", "150"]),
-    "features": (["--rounds", "30", "--calls", "300"], ["--rounds", "5", "--calls", "200"]),
+    "asgi": (["--rounds", "80", "--calls", "200"], ["--rounds", "5", "--calls", "150"]),
+    "features": (["--rounds", "60", "--calls", "300"], ["--rounds", "5", "--calls", "200"]),
     "gc_fill": ([], []),
     "uvicorn": (
         # Many short rounds rather than a few long ones: on a shared machine the noise comes in

@@ -251,7 +251,13 @@ class Report:
             [
                 f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests "
                 "per variant and mode; overhead = request time minus the bare endpoint's in the same round. "
-                "'floor in a minimal ASGI middleware' is the cryptographic floor run where a middleware runs "
+                + (
+                    f"The apps are built and started afresh every {d['rounds_per_generation']} rounds: two "
+                    "instances of one app differ by about 1 % for as long as they live. "
+                    if d.get("rounds_per_generation")
+                    else ""
+                )
+                + "'floor in a minimal ASGI middleware' is the cryptographic floor run where a middleware runs "
                 "(caches cold between requests); 'overhead x floor mw' compares ours with it (new tokens).",
                 "authentications (full verifications and cache finds) per 10 requests: "
                 + ", ".join(f"{k} {v}" for k, v in calls.items()),
@@ -532,8 +538,13 @@ class Report:
             ["variant", "us/request", "against", "cost us (median of per-round differences)", "IQR"],
             rows,
             [
-                f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests per variant. "
-                "The revocation rows hold 1,000 ended sessions and 1,000 ended subjects of other users, so the "
+                f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests per variant"
+                + (
+                    f", apps started afresh every {d['rounds_per_generation']} rounds. "
+                    if d.get("rounds_per_generation")
+                    else ". "
+                )
+                + "The revocation rows hold 1,000 ended sessions and 1,000 ended subjects of other users, so the "
                 "check runs (an empty list is skipped); with Redis the request path reads the same local list, "
                 "fed by Redis in the background. Metrics: PrometheusMetrics on its own registry (counted in "
                 "memory, published when scraped). Introspection: `require_active()` with the answer cached."
