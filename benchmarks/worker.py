@@ -200,15 +200,34 @@ def verify_stages(args: argparse.Namespace) -> dict[str, Any]:
 # --- scenario 3: through the framework, in process -----------------------------------------------
 
 
-ROUNDS_PER_GENERATION = 10  # scenario 3: rounds measured with one set of app instances
+ROUNDS_PER_GENERATION = 10  # scenarios 3 and 3c: rounds measured with one set of app instances
+
+
+async def _fresh_apps(
+    running: list[asgi.Lifespan], build: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], list[asgi.Lifespan]]:
+    """Stop the apps of `running` and start new instances built by `build`.
+
+    Two instances of the same app differ by about 1 % for as long as they live (where their
+    objects happen to sit in memory), as much as the margin of target 3; new instances now and
+    then turn that bias into noise the median over the rounds averages out.
+    """
+    for ls in running:
+        await ls.__aexit__(None, None, None)
+    apps = build()
+    lifespans = [asgi.Lifespan(app) for app in apps.values()]
+    for ls in lifespans:
+        await ls.__aenter__()
+    return apps, lifespans
 
 
 async def _asgi(args: argparse.Namespace, kc_url: str) -> dict[str, Any]:
     names = [v for v in asgi.VARIANTS if (ours.available() or not v.startswith("ours")) and v not in asgi.UVICORN_ONLY]
-    apps = {v: asgi.build_app(v, kc_url) for v in names}
-    lifespans = [asgi.Lifespan(app) for app in apps.values()]
-    for ls in lifespans:
-        await ls.__aenter__()
+
+    def build() -> dict[str, Any]:
+        return {v: asgi.build_app(v, kc_url) for v in names}
+
+    apps, lifespans = await _fresh_apps([], build)
 
     n = args.calls
     repeated = common.tokens(0, 1)[0]
@@ -261,15 +280,7 @@ async def _asgi(args: argparse.Namespace, kc_url: str) -> dict[str, Any]:
     base = 1000
     for r in range(args.rounds):
         if r and r % ROUNDS_PER_GENERATION == 0:
-            # New apps now and then: two instances of the same app differ by about 1 % for as long
-            # as they live (where their objects happen to sit in memory), as much as the margin
-            # of target 3; fresh instances turn that bias into noise the median averages out.
-            for ls in lifespans:
-                await ls.__aexit__(None, None, None)
-            apps = {v: asgi.build_app(v, kc_url) for v in names}
-            lifespans = [asgi.Lifespan(app) for app in apps.values()]
-            for ls in lifespans:
-                await ls.__aenter__()
+            apps, lifespans = await _fresh_apps(lifespans, build)
         if r % ROUNDS_PER_GENERATION == 0:
             # warm-up (the peer fetches its key set on the first request)
             for app in apps.values():
@@ -361,23 +372,15 @@ async def _features(args: argparse.Namespace, kc_url: str, redis_url: str | None
             for v in names
         }
 
-    apps = build()
-    lifespans = [asgi.Lifespan(app) for app in apps.values()]
-    for ls in lifespans:
-        await ls.__aenter__()
+    apps, lifespans = await _fresh_apps([], build)
     repeated = common.tokens(0, 1)[0]
     sanity = {v: await asgi.request(app, repeated) for v, app in apps.items()}
     revoked = {v: len(app.state.bench_auth.revocations) for v, app in apps.items()}
     n = args.calls
     us: dict[str, list[float]] = {v: [] for v in names}
     for r in range(args.rounds):
-        if r and r % ROUNDS_PER_GENERATION == 0:  # fresh instances, as in scenario 3
-            for ls in lifespans:
-                await ls.__aexit__(None, None, None)
-            apps = build()
-            lifespans = [asgi.Lifespan(app) for app in apps.values()]
-            for ls in lifespans:
-                await ls.__aenter__()
+        if r and r % ROUNDS_PER_GENERATION == 0:
+            apps, lifespans = await _fresh_apps(lifespans, build)
         if r % ROUNDS_PER_GENERATION == 0:
             for app in apps.values():
                 await asgi.timed_requests(app, [repeated] * 300)
