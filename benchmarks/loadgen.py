@@ -155,8 +155,8 @@ def side_by_side(url: str, other_url: str, token: str, duration: float) -> tuple
     """Load two servers at the same time, each with half the connections: (url's, other_url's).
 
     Both servers share one core, so whatever slows the machine slows both at the same moment;
-    with the core shared fairly, the ratio of their throughputs is the ratio of their costs per
-    request, without the noise that separates two runs taken a few seconds apart.
+    with the core shared fairly, the ratio of their throughputs is the inverse of the ratio of
+    their costs per request, without the noise that separates two runs taken a few seconds apart.
     """
     with ThreadPoolExecutor(2) as pool:
         runs = [

@@ -57,6 +57,17 @@ def _iqr_and_range(values: list[float]) -> str:
     return f"IQR {middle}, {whole}" if middle else whole
 
 
+def _generations_note(d: dict[str, Any]) -> str:
+    """The sentence on how often an in-process scenario built its apps afresh (none in older results)."""
+    every = d.get("rounds_per_generation")
+    if not every:
+        return ""
+    return (
+        f"The apps are built and started afresh every {every} rounds: two instances of one app differ "
+        "by about 1 % for as long as they live. "
+    )
+
+
 @dataclass
 class Target:
     scenario: str
@@ -251,12 +262,7 @@ class Report:
             [
                 f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests "
                 "per variant and mode; overhead = request time minus the bare endpoint's in the same round. "
-                + (
-                    f"The apps are built and started afresh every {d['rounds_per_generation']} rounds: two "
-                    "instances of one app differ by about 1 % for as long as they live. "
-                    if d.get("rounds_per_generation")
-                    else ""
-                )
+                + _generations_note(d)
                 + "'floor in a minimal ASGI middleware' is the cryptographic floor run where a middleware runs "
                 "(caches cold between requests); 'overhead x floor mw' compares ours with it (new tokens).",
                 "authentications (full verifications and cache finds) per 10 requests: "
@@ -546,12 +552,8 @@ class Report:
             ["variant", "us/request", "against", "cost us (median of per-round differences)", "IQR"],
             rows,
             [
-                f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests per variant"
-                + (
-                    f", apps started afresh every {d['rounds_per_generation']} rounds. "
-                    if d.get("rounds_per_generation")
-                    else ". "
-                )
+                f"{d['rounds']} interleaved rounds of {d['requests_per_round']} sequential requests per variant. "
+                + _generations_note(d)
                 + "The revocation rows hold 1,000 ended sessions and 1,000 ended subjects of other users, so the "
                 "check runs (an empty list is skipped); with Redis the request path reads the same local list, "
                 "fed by Redis in the background. Metrics: PrometheusMetrics on its own registry (counted in "

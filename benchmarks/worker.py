@@ -461,7 +461,7 @@ def uvicorn_scenario(args: argparse.Namespace) -> dict[str, Any]:
                         )
                         res["tokens_reused"] = mode == "new" and res["requests"] > slice_size
                         results[mode][v].append(res)
-                # The targets' ratios: each variant side by side with the bare endpoint, on one core.
+                # The cross-check: each variant side by side with the bare endpoint, on one core.
                 for v in rotated(paired, r):
                     bare_run, run = loadgen.side_by_side(servers.url("bare"), servers.url(v), repeated, args.duration)
                     side_by_side[v].append({"rps": run["rps"], "bare_rps": bare_run["rps"]})
